@@ -1,0 +1,143 @@
+"""``h2cm bench``: throughput of the model in cell-days per second, fast path beside plain path.
+
+Every figure is measured in the same process, one after the other, so ratios are meaningful even
+on a noisy machine. ``train`` is a full training step: spin-up (the whole period without
+gradients), forward with gradients, backward, optimiser step. ``*_plain`` runs the same networks
+the straightforward way (:meth:`h2cm.model.H2CM.plain_forward`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+
+import torch
+
+from . import __version__, runtime
+from .model import H2CM
+from .toy import toy_inputs, toy_model_statistics
+
+
+def _loss(sim) -> torch.Tensor:
+    o = sim.outputs
+    return o["gpp"].mean() + o["et"].mean() + o["nee"].square().mean() + (o["tws"] - o["tws"].mean(0)).square().mean()
+
+
+def _timed(fn, repeat: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def make_model(batch: int, days: int, seed: int = 0):
+    forcing, static = toy_inputs(days, batch, seed=seed)
+    model = H2CM(n_static=static.shape[1])
+    model.set_normalization(*toy_model_statistics(forcing, static))
+    return model, forcing, static
+
+
+def run_bench(
+    batch: int = 128, days: int = 365, threads: int = 2, repeat: int = 2, chunk_days: int | None = 365,
+    plain: bool = True,
+) -> dict:
+    runtime.configure(threads=threads, seed=0)
+    model, forcing, static = make_model(batch, days)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.005)
+    n = batch * days
+
+    def forward():
+        with torch.no_grad():
+            model(forcing, static, spinup=False, outputs="loss")
+
+    def inference():
+        with torch.no_grad():
+            model(forcing, static, spinup=False, outputs="all")
+
+    def train():
+        opt.zero_grad(set_to_none=True)
+        _loss(model(forcing, static, spinup=True, outputs="loss", chunk_days=chunk_days)).backward()
+        opt.step()
+
+    def forward_plain():
+        with torch.no_grad():
+            model.plain_forward(forcing, static, spinup=False, outputs="loss")
+
+    def inference_plain():
+        with torch.no_grad():
+            model.plain_forward(forcing, static, spinup=False, outputs="all")
+
+    def train_plain():
+        opt.zero_grad(set_to_none=True)
+        _loss(model.plain_forward(forcing, static, spinup=True, outputs="loss")).backward()
+        opt.step()
+
+    res: dict = {}
+    cases = [("forward", forward), ("train", train), ("inference", inference)]
+    if plain:
+        cases += [("forward_plain", forward_plain), ("train_plain", train_plain), ("inference_plain", inference_plain)]
+    for name, fn in cases:
+        res[name] = round(n / _timed(fn, repeat), 1)
+    if plain:
+        res["speedup_forward"] = round(res["forward"] / res["forward_plain"], 3)
+        res["speedup_train"] = round(res["train"] / res["train_plain"], 3)
+        res["speedup_inference"] = round(res["inference"] / res["inference_plain"], 3)
+    res["peak_rss_mb"] = round(runtime.peak_rss_mb(), 1)
+    res.update(
+        batch=batch, days=days, threads=threads, chunk_days=chunk_days, repeat=repeat, device="cpu",
+        torch=torch.__version__, h2cm=__version__, machine=platform.machine(), processor=platform.processor(),
+    )
+    return res
+
+
+def train_step_memory(batch: int, days: int, threads: int, chunk_days: int | None) -> dict:
+    """One training step over ``days`` in a fresh subprocess; returns its peak RSS and time."""
+    code = (
+        "import json,sys,time;from h2cm.bench import _memory_probe;"
+        f"print(json.dumps(_memory_probe({batch},{days},{threads},{chunk_days!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_probe(batch: int, days: int, threads: int, chunk_days: int | None) -> dict:
+    runtime.configure(threads=threads, seed=0)
+    model, forcing, static = make_model(batch, days)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.005)
+    t0 = time.perf_counter()
+    _loss(model(forcing, static, spinup=True, outputs="loss", chunk_days=chunk_days)).backward()
+    opt.step()
+    seconds = time.perf_counter() - t0
+    return {"days": days, "batch": batch, "chunk_days": chunk_days, "seconds": round(seconds, 2),
+            "train_cell_days_per_s": round(batch * days / seconds, 1), "peak_rss_mb": round(runtime.peak_rss_mb(), 1)}
+
+
+def run(args) -> int:
+    res = run_bench(args.batch, args.days, args.threads, args.repeat, args.chunk_days, plain=not args.no_plain)
+    if args.memory_days:
+        res["memory"] = train_step_memory(args.batch, args.memory_days, args.threads, args.chunk_days)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(json.dumps(res, indent=1))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="throughput (cell-days/s) of forward, training and inference, fast vs plain")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=2, help="timed repetitions after one warm-up (best is kept)")
+    p.add_argument("--chunk-days", type=int, default=365, help="days per recomputed chunk in training")
+    p.add_argument("--memory-days", type=int, default=0,
+                   help="also measure peak memory of one training step over this many days (e.g. 6940)")
+    p.add_argument("--no-plain", action="store_true", help="skip the plain reference path")
+    p.add_argument("--json", action="store_true", help="print one JSON object on one line")
+    p.set_defaults(func=run)

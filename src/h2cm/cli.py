@@ -1,0 +1,49 @@
+"""The ``h2cm`` command line: a thin shell over library functions.
+
+Every verb lives in the module that implements it; the module exposes ``register(subparsers)``
+which adds its parser and sets ``func`` to a handler taking the parsed arguments and returning an
+exit code. Add a verb by adding its module to :data:`VERBS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# verb modules, in the order they appear in ``h2cm --help``
+VERBS: tuple[str, ...] = (
+    "h2cm.simulate",
+    "h2cm.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="h2cm",
+        description="H2CM: hybrid hydrological-carbon cycle model. Run 'h2cm VERB --help' for a verb's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"h2cm {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in VERBS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

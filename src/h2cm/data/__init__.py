@@ -1,0 +1,1 @@
+"""Data: the CF cube, its checks, importers, the twin world and spatial splits."""

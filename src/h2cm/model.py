@@ -1,0 +1,351 @@
+"""The hybrid model: networks -> parameters -> process model, run day by day.
+
+Data layout (all ``float32``): forcing ``(days, cells, 5)`` in physical units and the order of
+:data:`h2cm.schema.FORCING_KEYS`; static inputs ``(cells, n_static)`` in physical units. The model
+z-scores them itself with statistics stored as buffers next to its weights.
+
+Speed (see docs/performance.md): the guided, stacked weights are prepared once per chunk of days;
+each day then costs one batched matmul for the gates of the three LSTMs, one for their heads,
+three small ones for the coupling net, and the elementwise process model. Without gradients, outputs go into a preallocated buffer. With
+gradients and ``chunk_days`` shorter than the run, each chunk is checkpointed: its forward pass
+runs without autograd bookkeeping and is recomputed during the backward pass, so memory grows
+with the chunk, not with the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from . import physics
+from .networks import (
+    GUIDED_INPUTS,
+    LEAKY_SLOPE,
+    LSTM_NAMES,
+    NETWORK_OUTPUTS,
+    CouplingNet,
+    GlobalConstants,
+    GuidedLSTMs,
+    LSTMState,
+    StaticNet,
+    input_names,
+)
+from .physics import Constants, DailyParams, DayForcing, StaticParams, WaterState
+from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
+
+INITIAL_NPP = 1.17  # gC m-2 d-1, global TRENDY median (MODEL_SPEC section 4)
+SWE_SCALE = 0.01  # 1 / 100 mm
+GW_SCALE = 0.005  # 1 / 200 mm
+_PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
+
+
+class ModelState(NamedTuple):
+    """Everything carried from one day to the next: process states and LSTM memory."""
+
+    swe: Tensor  # (B,) mm
+    sm: Tensor  # (B,) mm
+    gw: Tensor  # (B,) mm
+    fapar: Tensor  # (B,) previous day's fAPAR
+    npp: Tensor  # (B,) previous day's NPP, gC m-2 d-1
+    h: Tensor  # (3, B, H) LSTM hidden states (hydrology, vegetation, soil)
+    c: Tensor  # (3, B, H) LSTM cell states
+
+    def detach(self) -> ModelState:
+        return ModelState(*(t.detach() for t in self))
+
+    def select(self, index: Tensor | slice) -> ModelState:
+        """The state of a subset of cells."""
+        return ModelState(*(t[index] for t in self[:5]), self.h[:, index], self.c[:, index])
+
+
+@dataclass
+class Simulation:
+    """What one run returns: daily outputs ``(days, cells)``, the final state, and parameters."""
+
+    outputs: dict[str, Tensor]
+    state: ModelState
+    static: StaticParams
+    constants: Constants
+
+
+def resolve_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
+    """``"all"`` (every daily output of spec section 8), ``"loss"`` (what training reads), or names."""
+    if outputs == "all":
+        return OUTPUT_KEYS
+    if outputs == "loss":
+        return LOSS_OUTPUT_KEYS
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    unknown = [k for k in outputs if k not in OUTPUT_KEYS]
+    if unknown:
+        raise ValueError(f"unknown output variable(s) {unknown}; known: {', '.join(OUTPUT_KEYS)}")
+    return tuple(outputs)
+
+
+class H2CM(nn.Module):
+    """The hybrid hydrological-carbon cycle model."""
+
+    def __init__(self, n_static: int = 30, lstm_hidden: int = 100, fc_hidden: int = 150, code_size: int = 12):
+        super().__init__()
+        self.n_static = n_static
+        self.code_size = code_size
+        self.static_net = StaticNet(n_static, fc_hidden, code_size)
+        self.lstms = GuidedLSTMs(code_size, lstm_hidden)
+        self.coupling = CouplingNet(code_size, fc_hidden, code_size)
+        self.constants = GlobalConstants()
+        self.register_buffer("forcing_mean", torch.zeros(len(FORCING_KEYS)))
+        self.register_buffer("forcing_std", torch.ones(len(FORCING_KEYS)))
+        self.register_buffer("static_mean", torch.zeros(n_static))
+        self.register_buffer("static_std", torch.ones(n_static))
+
+    # --- normalisation ------------------------------------------------------------------------
+
+    def set_normalization(self, forcing_mean, forcing_std, static_mean, static_std) -> None:
+        """Store z-score statistics (training cells) as buffers; they are saved with the weights."""
+        for name, value, n in (
+            ("forcing_mean", forcing_mean, len(FORCING_KEYS)),
+            ("forcing_std", forcing_std, len(FORCING_KEYS)),
+            ("static_mean", static_mean, self.n_static),
+            ("static_std", static_std, self.n_static),
+        ):
+            t = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
+            if t.numel() != n:
+                raise ValueError(f"{name}: expected {n} values, got {t.numel()}")
+            if not torch.isfinite(t).all():
+                raise ValueError(f"{name}: contains non-finite values")
+            if name.endswith("std"):
+                t = torch.where(t > 0, t, torch.ones_like(t))
+            getattr(self, name).copy_(t)
+
+    def zscore_static(self, static: Tensor) -> Tensor:
+        """z-scored static inputs; missing values (NaN) become the training mean (0)."""
+        return torch.nan_to_num((static - self.static_mean) / self.static_std, nan=0.0)
+
+    def zscore_forcing(self, forcing: Tensor) -> Tensor:
+        return (forcing - self.forcing_mean) / self.forcing_std
+
+    # --- states -------------------------------------------------------------------------------
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
+        z = torch.zeros(batch, device=device, dtype=dtype)
+        hz = torch.zeros(3, batch, self.lstms.hidden, device=device, dtype=dtype)
+        return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
+
+    def static_parameters(self, static: Tensor) -> tuple[StaticParams, Tensor]:
+        """(SMmax, alpha_Ei) and the 12-number ``code`` of every cell."""
+        return self.static_net(self.zscore_static(static))
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _check_inputs(self, forcing: Tensor, static: Tensor) -> None:
+        if forcing.dim() != 3 or forcing.shape[-1] != len(FORCING_KEYS):
+            raise ValueError(
+                f"forcing: expected shape (days, cells, {len(FORCING_KEYS)}) with variables "
+                f"{FORCING_KEYS}, got {tuple(forcing.shape)}"
+            )
+        if static.dim() != 2 or static.shape[-1] != self.n_static or static.shape[0] != forcing.shape[1]:
+            raise ValueError(
+                f"static: expected shape ({forcing.shape[1]}, {self.n_static}) (cells, features), "
+                f"got {tuple(static.shape)}"
+            )
+
+    def forward(
+        self,
+        forcing: Tensor,
+        static: Tensor,
+        state: ModelState | None = None,
+        spinup: bool = True,
+        outputs: str | Sequence[str] = "all",
+        chunk_days: int | None = 365,
+    ) -> Simulation:
+        """Run the daily loop.
+
+        forcing: ``(days, cells, 5)``; static: ``(cells, n_static)``.
+        state: initial state (default: the spec's initial state). spinup: first run the whole
+        period once without gradients from ``state`` and start from its final state.
+        outputs: ``"all"``, ``"loss"`` or a list of names. chunk_days: with gradients, days per
+        checkpointed chunk (``None``: store everything).
+        """
+        self._check_inputs(forcing, static)
+        keys = resolve_outputs(outputs)
+        sp, code = self.static_parameters(static)
+        k = self.constants()
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        if spinup:
+            state = self.spinup(forcing, sp, code, k, state)
+        out, state = self._run(forcing, sp, code, k, state, keys, chunk_days)
+        return Simulation({key: out[:, j] for j, key in enumerate(keys)}, state, sp, k)
+
+    @torch.no_grad()
+    def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState):
+        """Run the whole period once without gradients; return its (detached) final state."""
+        _, final = self._run(forcing, sp, code, k, state, (), None)
+        return final.detach()
+
+    def _run(self, forcing, sp, code, k, state, keys, chunk_days):
+        days = forcing.shape[0]
+        step = days if not chunk_days else max(1, int(chunk_days))
+        needs_grad = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (*sp, code, *k, *self.parameters())
+        )
+        if not needs_grad:
+            buf = forcing.new_empty(days, len(keys), forcing.shape[1])
+            for t0 in range(0, days, step):
+                _, state = self._chunk(forcing[t0 : t0 + step], sp, code, k, state, keys, buf[t0 : t0 + step])
+            return buf, state
+        if step >= days:  # one chunk: plain autograd, store everything
+            return self._chunk(forcing, sp, code, k, state, keys, None)
+        pieces = []
+        for t0 in range(0, days, step):
+            piece, state = self._checkpointed_chunk(forcing[t0 : t0 + step], sp, code, k, state, keys)
+            pieces.append(piece)
+        return torch.cat(pieces), state
+
+    def _checkpointed_chunk(self, forcing, sp, code, k, state, keys):
+        n_sp, n_k = len(sp), len(k)
+
+        def fn(frc, code_, *rest):
+            sp_ = StaticParams(*rest[:n_sp])
+            k_ = Constants(*rest[n_sp : n_sp + n_k])
+            st = ModelState(*rest[n_sp + n_k :])
+            out, new = self._chunk(frc, sp_, code_, k_, st, keys, None if torch.is_grad_enabled() else "alloc")
+            return (out, *new)
+
+        res = checkpoint(fn, forcing, code, *sp, *k, *state, use_reentrant=True)
+        return res[0], ModelState(*res[1:])
+
+    def _chunk(self, forcing, sp, code, k, state, keys, out):
+        """Run one chunk of days. ``out``: a preallocated (days, n_out, B) buffer, "alloc" to make
+        one, or None to collect with autograd (grad mode)."""
+        days, batch = forcing.shape[0], forcing.shape[1]
+        exo = torch.cat([self.zscore_forcing(forcing), code.unsqueeze(0).expand(days, -1, -1)], dim=-1)
+        exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
+        phys_days = forcing.permute(0, 2, 1).unbind(0)  # (5, B) per day
+        w, b, w_out, b_out = self.lstms.fused_weights()
+        w1 = self.coupling.masked_weight()
+        if isinstance(out, str):
+            out = forcing.new_empty(days, len(keys), batch)
+        rows = [] if out is None else None
+        lstm = LSTMState(state.h, state.c)
+        water = WaterState(state.swe, state.sm, state.gw)
+        fapar, npp = state.fapar, state.npp
+        for t in range(days):
+            sm_rel = water.sm / sp.smmax
+            s = torch.stack([sm_rel, water.swe * SWE_SCALE, water.gw * GW_SCALE, fapar, npp], dim=-1)
+            u = torch.cat([s, exo_days[t]], dim=-1)
+            raw, lstm = self.lstms.day(u, lstm, w, b, w_out, b_out)
+            sig = torch.sigmoid(raw)
+            spl = F.softplus(raw)
+            alpha_wue, alpha_t = self.coupling.day(u, w1)
+            params = DailyParams(
+                alpha_smelt=spl[0, :, 0],
+                alpha_rsoil=sig[0, :, 1],
+                alpha_rgw=sig[0, :, 2],
+                alpha_t=alpha_t,
+                alpha_es=sig[2, :, 1],
+                alpha_wue=alpha_wue,
+                cue=sig[1, :, 0],
+                rb=spl[2, :, 0],
+                fapar=sig[1, :, 1],
+            )
+            p = phys_days[t]
+            frc = DayForcing(p[_PHYS["rn"]], p[_PHYS["prec"]], p[_PHYS["tair"]], p[_PHYS["co2"]])
+            water, fluxes = physics.day_step(water, frc, params, sp, k)
+            fapar, npp = params.fapar, fluxes["npp"]
+            if keys:
+                values = _collect(keys, fluxes, params)
+                if out is None:
+                    rows.append(torch.stack(values))
+                else:
+                    torch.stack(values, out=out[t])
+        if out is None:
+            out = torch.stack(rows) if rows else forcing.new_empty(days, 0, batch)
+        return out, ModelState(water.swe, water.sm, water.gw, fapar, npp, lstm.h, lstm.c)
+
+    # --- the straightforward reference path --------------------------------------------------
+
+    def plain_forward(
+        self,
+        forcing: Tensor,
+        static: Tensor,
+        state: ModelState | None = None,
+        spinup: bool = True,
+        outputs: str | Sequence[str] = "all",
+    ) -> Simulation:
+        """The same model evaluated the straightforward way: per day, each network concatenates
+        its own inputs and runs its own small layers; outputs are collected in Python lists.
+
+        Used as the reference for correctness tests and as the baseline in ``h2cm bench``.
+        """
+        self._check_inputs(forcing, static)
+        keys = resolve_outputs(outputs)
+        sp, code = self.static_parameters(static)
+        k = self.constants()
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        if spinup:
+            with torch.no_grad():
+                _, state = self._plain_loop(forcing, sp, code, k, state, ())
+            state = state.detach()
+        rows, state = self._plain_loop(forcing, sp, code, k, state, keys)
+        return Simulation({key: rows[key] for key in keys}, state, sp, k)
+
+    def _plain_loop(self, forcing, sp, code, k, state, keys):
+        names = input_names(self.code_size)
+        z = self.zscore_forcing(forcing)
+        nets = []
+        for i, name in enumerate(LSTM_NAMES):
+            idx = _allowed_indices(name, names)
+            w = self.lstms.network_weights(i)
+            nets.append((name, idx, w["w_in"][idx].t(), w["w_h"].t(), w["bias"], w["w_out"].t(), w["b_out"]))
+        c_idx = _allowed_indices("coupling", names)
+        c_w = self.coupling.masked_weight()[c_idx].t()
+        hsz = self.lstms.hidden
+        h = [state.h[i] for i in range(3)]
+        c = [state.c[i] for i in range(3)]
+        swe, sm, gw, fapar, npp = state.swe, state.sm, state.gw, state.fapar, state.npp
+        collected: dict[str, list[Tensor]] = {key: [] for key in keys}
+        for t in range(forcing.shape[0]):
+            states = torch.stack([sm / sp.smmax, swe * SWE_SCALE, gw * GW_SCALE, fapar, npp], dim=-1)
+            u = torch.cat([states, z[t], code], dim=-1)
+            res = {}
+            for i, (name, idx, w_ih, w_hh, b, w_o, b_o) in enumerate(nets):
+                gates = F.linear(u[:, idx], w_ih) + F.linear(h[i], w_hh) + b
+                ig = torch.sigmoid(gates[:, :hsz])
+                fg = torch.sigmoid(gates[:, hsz : 2 * hsz])
+                og = torch.sigmoid(gates[:, 2 * hsz : 3 * hsz])
+                gg = torch.tanh(gates[:, 3 * hsz :])
+                c[i] = fg * c[i] + ig * gg
+                h[i] = og * torch.tanh(c[i])
+                raw = F.linear(h[i], w_o, b_o)
+                for j, (pname, act) in enumerate(NETWORK_OUTPUTS[name]):
+                    res[pname] = F.softplus(raw[:, j]) if act == "softplus" else torch.sigmoid(raw[:, j])
+            a1 = F.leaky_relu(F.linear(u[:, c_idx], c_w, self.coupling.b1), LEAKY_SLOPE)
+            a2 = F.leaky_relu(self.coupling.fc2(a1), LEAKY_SLOPE)
+            rc = self.coupling.fc3(a2)
+            res["alpha_wue"], res["alpha_t"] = F.softplus(rc[:, 0]), torch.sigmoid(rc[:, 1])
+            params = DailyParams(**{f: res[f] for f in DailyParams._fields})
+            frc = DayForcing(*(forcing[t][:, _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
+            water, fluxes = physics.day_step(WaterState(swe, sm, gw), frc, params, sp, k)
+            swe, sm, gw = water
+            fapar, npp = params.fapar, fluxes["npp"]
+            for key in keys:
+                collected[key].append(fluxes[key] if key in fluxes else res[key])
+        outs = {key: torch.stack(v) for key, v in collected.items()}
+        return outs, ModelState(swe, sm, gw, fapar, npp, torch.stack(h), torch.stack(c))
+
+
+def _allowed_indices(network: str, names: tuple[str, ...]) -> list[int]:
+    allow = set(GUIDED_INPUTS[network])
+    return [i for i, n in enumerate(names) if n in allow or (n.startswith("code") and "code" in allow)]
+
+
+def _collect(keys: tuple[str, ...], fluxes: dict[str, Tensor], params: DailyParams) -> list[Tensor]:
+    return [fluxes[key] if key in fluxes else getattr(params, key) for key in keys]

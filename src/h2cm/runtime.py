@@ -1,0 +1,30 @@
+"""Process-wide numerical settings used by every entry point (CLI verbs, benchmarks, training)."""
+
+from __future__ import annotations
+
+import os
+import resource
+
+import torch
+
+
+def configure(threads: int | None = None, flush_denormal: bool = True, seed: int | None = None) -> None:
+    """Set torch's CPU threads and flush subnormal floats to zero.
+
+    Back-propagating through thousands of daily LSTM steps drives early-day gradients into the
+    subnormal range (< 1e-38), where x86 arithmetic is up to 100x slower. Flushing them to zero
+    changes no result that matters (they are below float32 resolution of any loss) and makes
+    training 2-3x faster on CPU.
+    """
+    if threads:
+        torch.set_num_threads(int(threads))
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if flush_denormal:
+        torch.set_flush_denormal(True)
+    if seed is not None:
+        torch.manual_seed(int(seed))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
