@@ -44,7 +44,11 @@ def make_model(batch: int, days: int, seed: int = 0):
 
 
 def run_bench(
-    batch: int = 128, days: int = 365, threads: int = 2, repeat: int = 2, chunk_days: int | None = 365,
+    batch: int = 128,
+    days: int = 365,
+    threads: int = 2,
+    repeat: int = 2,
+    chunk_days: int | None = 365,
     plain: bool = True,
 ) -> dict:
     runtime.configure(threads=threads, seed=0)
@@ -90,8 +94,16 @@ def run_bench(
         res["speedup_inference"] = round(res["inference"] / res["inference_plain"], 3)
     res["peak_rss_mb"] = round(runtime.peak_rss_mb(), 1)
     res.update(
-        batch=batch, days=days, threads=threads, chunk_days=chunk_days, repeat=repeat, device="cpu",
-        torch=torch.__version__, h2cm=__version__, machine=platform.machine(), processor=platform.processor(),
+        batch=batch,
+        days=days,
+        threads=threads,
+        chunk_days=chunk_days,
+        repeat=repeat,
+        device="cpu",
+        torch=torch.__version__,
+        h2cm=__version__,
+        machine=platform.machine(),
+        processor=platform.processor(),
     )
     return res
 
@@ -114,8 +126,14 @@ def _memory_probe(batch: int, days: int, threads: int, chunk_days: int | None) -
     _loss(model(forcing, static, spinup=True, outputs="loss", chunk_days=chunk_days)).backward()
     opt.step()
     seconds = time.perf_counter() - t0
-    return {"days": days, "batch": batch, "chunk_days": chunk_days, "seconds": round(seconds, 2),
-            "train_cell_days_per_s": round(batch * days / seconds, 1), "peak_rss_mb": round(runtime.peak_rss_mb(), 1)}
+    return {
+        "days": days,
+        "batch": batch,
+        "chunk_days": chunk_days,
+        "seconds": round(seconds, 2),
+        "train_cell_days_per_s": round(batch * days / seconds, 1),
+        "peak_rss_mb": round(runtime.peak_rss_mb(), 1),
+    }
 
 
 def run(args) -> int:
@@ -136,8 +154,12 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=2, help="timed repetitions after one warm-up (best is kept)")
     p.add_argument("--chunk-days", type=int, default=365, help="days per recomputed chunk in training")
-    p.add_argument("--memory-days", type=int, default=0,
-                   help="also measure peak memory of one training step over this many days (e.g. 6940)")
+    p.add_argument(
+        "--memory-days",
+        type=int,
+        default=0,
+        help="also measure peak memory of one training step over this many days (e.g. 6940)",
+    )
     p.add_argument("--no-plain", action="store_true", help="skip the plain reference path")
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(func=run)

@@ -6,7 +6,8 @@ z-scores them itself with statistics stored as buffers next to its weights.
 
 Speed (see docs/performance.md): the guided, stacked weights are prepared once per chunk of days;
 each day then costs one batched matmul for the gates of the three LSTMs, one for their heads,
-three small ones for the coupling net, and the elementwise process model. Without gradients, outputs go into a preallocated buffer. With
+three small ones for the coupling net, and the elementwise process model. Without gradients,
+outputs go into a preallocated buffer. With
 gradients and ``chunk_days`` shorter than the run, each chunk is checkpointed: its forward pass
 runs without autograd bookkeeping and is recomputed during the backward pass, so memory grows
 with the chunk, not with the run.
@@ -192,9 +193,7 @@ class H2CM(nn.Module):
     def _run(self, forcing, sp, code, k, state, keys, chunk_days):
         days = forcing.shape[0]
         step = days if not chunk_days else max(1, int(chunk_days))
-        needs_grad = torch.is_grad_enabled() and any(
-            t.requires_grad for t in (*sp, code, *k, *self.parameters())
-        )
+        needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (*sp, code, *k, *self.parameters()))
         if not needs_grad:
             buf = forcing.new_empty(days, len(keys), forcing.shape[1])
             for t0 in range(0, days, step):

@@ -54,11 +54,6 @@ NETWORK_OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
 LEAKY_SLOPE = 0.01
 
 
-def _uniform_(t: Tensor, bound: float) -> Tensor:
-    with torch.no_grad():
-        return t.uniform_(-bound, bound)
-
-
 def input_names(code_size: int) -> tuple[str, ...]:
     """Names of the per-day input vector shared by all dynamic networks (each masks its own)."""
     return STATE_INPUTS + FORCING_INPUTS + tuple(f"code{i}" for i in range(code_size))
