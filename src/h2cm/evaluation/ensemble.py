@@ -1,0 +1,107 @@
+"""Run every fold's model over cells of a cube, in memory-bounded blocks.
+
+Cells are processed in batches (each batch: one spin-up per fold over the whole period, then the
+period itself); the period is cut into calendar years so that a block holds at most
+``folds x year x batch`` values per output. Consumers (:mod:`.predict` writes blocks to disk,
+:mod:`.evaluate` aggregates them to months) never hold a whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..data.cells import CellData
+from ..model import H2CM, resolve_outputs
+from ..schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS
+
+
+@dataclass
+class Block:
+    """Daily outputs of all folds for one batch of cells and one stretch of days."""
+
+    cells: np.ndarray  # (N,) cell indices in the cube
+    data: CellData  # the batch's inputs over the whole period
+    days: slice  # positions of this block's days in ``data.time``
+    outputs: dict[str, np.ndarray]  # key -> (folds, days, N) float32
+    static: dict[str, np.ndarray]  # smmax, alpha_ei -> (folds, N)
+    first: bool  # first block of this batch of cells
+    last: bool  # last block of this batch of cells
+
+    @property
+    def time(self) -> pd.DatetimeIndex:
+        return self.data.time[self.days]
+
+
+def ensemble_constants(models: Sequence[H2CM]) -> dict[str, np.ndarray]:
+    """The learned global constants of every fold: key -> (folds,)."""
+    with torch.no_grad():
+        values = [m.constants() for m in models]
+    return {k: np.array([float(getattr(v, k)) for v in values], dtype=np.float64) for k in CONSTANT_KEYS}
+
+
+def year_slices(time: pd.DatetimeIndex, max_days: int | None = None) -> list[slice]:
+    """Consecutive slices of ``time``, one per calendar year (or shorter pieces of ``max_days``)."""
+    years = pd.DatetimeIndex(time).year.to_numpy()
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    bounds = list(starts) + [len(years)]
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        step = max_days or (b - a)
+        out.extend(slice(t, min(t + step, b)) for t in range(a, b, step))
+    return out
+
+
+def batches(cell_index: np.ndarray, batch_cells: int) -> list[np.ndarray]:
+    """Cell indices in consecutive batches of at most ``batch_cells`` (order kept)."""
+    cell_index = np.asarray(cell_index, dtype=np.int64)
+    n = max(1, int(batch_cells))
+    return [cell_index[i : i + n] for i in range(0, len(cell_index), n)]
+
+
+def run_ensemble(
+    models: Sequence[H2CM],
+    load: Callable[[np.ndarray], CellData],
+    cell_batches: Sequence[np.ndarray],
+    outputs: str | Sequence[str] = "all",
+    spinup: bool = True,
+    progress: bool = True,
+    desc: str = "simulating",
+) -> Iterator[Block]:
+    """Yield :class:`Block` s for every batch of cells (``load(cells) -> CellData``) and year."""
+    keys = resolve_outputs(outputs)
+    n_cells = int(sum(len(b) for b in cell_batches))
+    bar = tqdm(total=n_cells, desc=desc, unit="cell", disable=not progress, leave=False, dynamic_ncols=True)
+    try:
+        for cells in cell_batches:
+            data = load(np.asarray(cells, dtype=np.int64))
+            forcing, static = data.forcing, data.static
+            states, static_out = [], {k: [] for k in STATIC_PARAMETER_KEYS}
+            with torch.no_grad():
+                for model in models:
+                    sp, code = model.static_parameters(static)
+                    state = model.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+                    if spinup:
+                        state = model.spinup(forcing, sp, code, model.constants(), state)
+                    states.append(state)
+                    for k in STATIC_PARAMETER_KEYS:
+                        static_out[k].append(getattr(sp, k).numpy())
+            static_arr = {k: np.stack(v).astype(np.float32) for k, v in static_out.items()}
+            pieces = year_slices(data.time)
+            for i, days in enumerate(pieces):
+                per_fold = []
+                with torch.no_grad():
+                    for f, model in enumerate(models):
+                        sim = model(forcing[days], static, state=states[f], spinup=False, outputs=keys, chunk_days=None)
+                        states[f] = sim.state
+                        per_fold.append(sim.outputs)
+                block_out = {k: np.stack([o[k].numpy() for o in per_fold]).astype(np.float32) for k in keys}
+                yield Block(np.asarray(cells), data, days, block_out, static_arr, i == 0, i == len(pieces) - 1)
+            bar.update(len(cells))
+    finally:
+        bar.close()

@@ -1,0 +1,298 @@
+"""``h2cm predict``: every fold's best model over a cube's cells -> CF-compliant daily outputs.
+
+The result (zarr directory or NetCDF file) holds every output of MODEL_SPEC section 8 as the
+ensemble median, minimum and maximum across folds and, unless ``--no-folds``, each fold's values
+(layout: :mod:`h2cm.evaluation.outputs`). Memory stays bounded: cells are simulated in batches
+of whole spatial tiles (one tile = one storage chunk) and one calendar year at a time, and each
+block is written as soon as it is done. The store is written under a temporary name in the same
+folder and renamed at the end, so a crashed run never leaves a half-written result under ``OUT``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from .. import runtime
+from ..schema import CONSTANT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
+from . import io
+from .ensemble import ensemble_constants, run_ensemble
+from .outputs import ensemble_stats, ensemble_template, stat_name
+from .rundir import RunDir, RunDirError
+from .views import monthly_means
+
+
+def resolve_cube(run: RunDir, cube) -> Path:
+    """The cube to use: ``cube`` if given, else the one recorded in the run's config."""
+    path = Path(cube) if cube else run.cube_path
+    if path is None:
+        raise RunDirError(f"{run.path / 'config.yaml'} names no cube; pass --cube CUBE")
+    if not path.exists():
+        raise FileNotFoundError(f"cube not found: {path}")
+    return path
+
+
+def select_cells(run: RunDir, ds: xr.Dataset, cells: str | Sequence[int]) -> np.ndarray:
+    """``"test"`` (the run's held-out cells), ``"all"`` (every land cell) or explicit indices."""
+    n_land = int((np.asarray(ds["land_mask"].values) == 1).sum())
+    if isinstance(cells, str):
+        if cells == "test":
+            idx = run.test_cells
+        elif cells == "all":
+            idx = np.arange(n_land)
+        else:
+            raise ValueError(f"--cells must be 'test' or 'all', got {cells!r}")
+    else:
+        idx = np.asarray(cells, dtype=np.int64)
+    if idx.size == 0:
+        raise ValueError("no cells selected")
+    if idx.min() < 0 or idx.max() >= n_land:
+        raise IndexError(f"cell index out of range: the cube has {n_land} land cells")
+    return np.unique(idx)
+
+
+def tile_batches(ii: np.ndarray, jj: np.ndarray, cells: np.ndarray, tile: int, batch_cells: int) -> list[np.ndarray]:
+    """Batches of cell indices made of whole ``tile x tile`` grid tiles (so no storage chunk is
+    written by two batches); each batch has about ``batch_cells`` cells (at least one tile)."""
+    key = (ii // tile) * 1_000_000 + (jj // tile)
+    order = np.lexsort((cells, key))
+    key, cells = key[order], cells[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    out, current = [], []
+    size = 0
+    for a, b in zip(starts, ends, strict=True):
+        current.append(cells[a:b])
+        size += b - a
+        if size >= batch_cells:
+            out.append(np.concatenate(current))
+            current, size = [], 0
+    if current:
+        out.append(np.concatenate(current))
+    return out
+
+
+def _tmp_path(out: Path, suffix: str = "") -> Path:
+    return out.parent / f".{out.name}.tmp-{os.getpid()}{suffix}"
+
+
+def replace_atomically(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` to ``out`` (same folder), replacing an existing file or directory."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        os.replace(tmp, out)
+
+
+class _Writer:
+    """Writes ensemble blocks into a zarr store created from :func:`ensemble_template`."""
+
+    def __init__(self, path: Path, template: xr.Dataset, ii, jj, tile: int, monthly: bool, per_fold: bool):
+        self.group = zarr.open_group(str(path), mode="r+")
+        self.time = pd.DatetimeIndex(template["time"].values)
+        self.ii, self.jj = ii, jj
+        self.tile, self.monthly, self.per_fold = tile, monthly, per_fold
+        self.ny, self.nx = template.sizes["lat"], template.sizes["lon"]
+
+    def _tiles(self, cells: np.ndarray):
+        """(lat slice, lon slice, positions of the batch's cells in the tile, their local indices)."""
+        ii, jj = self.ii[cells], self.jj[cells]
+        ti, tj = ii // self.tile, jj // self.tile
+        for a, b in sorted(set(zip(ti.tolist(), tj.tolist(), strict=True))):
+            sel = np.flatnonzero((ti == a) & (tj == b))
+            ys = slice(a * self.tile, min((a + 1) * self.tile, self.ny))
+            xs = slice(b * self.tile, min((b + 1) * self.tile, self.nx))
+            yield ys, xs, sel, ii[sel] - ys.start, jj[sel] - xs.start
+
+    def write_block(self, block, keys: Sequence[str]) -> None:
+        times = block.time
+        values = block.outputs
+        if self.monthly:
+            months, _ = monthly_means(values[keys[0]][0], times)
+            values = {k: monthly_means(np.moveaxis(v, 1, 0), times)[1] for k, v in values.items()}
+            values = {k: np.moveaxis(v, 0, 1) for k, v in values.items()}
+            times = months
+        t0 = int(self.time.get_indexer([times[0]])[0])
+        if t0 < 0:
+            raise RuntimeError(f"block time {times[0]} not in the output time axis")
+        ts = slice(t0, t0 + len(times))
+        for key in keys:
+            v = values[key]  # (F, T, N)
+            stats = ensemble_stats(v, axis=0)
+            for ys, xs, sel, li, lj in self._tiles(block.cells):
+                shape = (ts.stop - ts.start, ys.stop - ys.start, xs.stop - xs.start)
+                for stat, arr in stats.items():
+                    grid = np.full(shape, np.nan, dtype=np.float32)
+                    grid[:, li, lj] = arr[:, sel]
+                    self.group[stat_name(key, stat)][ts, ys, xs] = grid
+                if self.per_fold:
+                    grid = np.full((v.shape[0], *shape), np.nan, dtype=np.float32)
+                    grid[:, :, li, lj] = v[:, :, sel]
+                    self.group[stat_name(key, "fold")][:, ts, ys, xs] = grid
+        if block.first:
+            for key in STATIC_PARAMETER_KEYS:
+                v = block.static[key]  # (F, N)
+                entries = dict(ensemble_stats(v, axis=0))
+                if self.per_fold:
+                    entries["fold"] = v
+                for ys, xs, sel, li, lj in self._tiles(block.cells):
+                    for stat, arr in entries.items():
+                        name = stat_name(key, stat)
+                        current = np.asarray(self.group[name][..., ys, xs])
+                        current[..., li, lj] = arr[..., sel]
+                        self.group[name][..., ys, xs] = current
+
+    def write_constants(self, constants: dict[str, np.ndarray]) -> None:
+        for key in CONSTANT_KEYS:
+            v = constants[key]
+            for stat, arr in ensemble_stats(v, axis=0).items():
+                self.group[stat_name(key, stat)][...] = np.asarray(arr, dtype=np.float64)
+            if self.per_fold:
+                self.group[stat_name(key, "fold")][:] = v
+
+
+def predict(
+    run,
+    out,
+    cube=None,
+    cells: str | Sequence[int] = "test",
+    period: str | tuple | None = None,
+    monthly: bool = False,
+    per_fold: bool = True,
+    batch_cells: int = 256,
+    tile: int = 10,
+    threads: int | None = None,
+    progress: bool = True,
+    keys: Sequence[str] = OUTPUT_KEYS,
+) -> Path:
+    """Simulate ``cells`` of ``cube`` with every fold of ``run`` and write the ensemble to ``out``.
+
+    ``out`` ending in ``.nc`` gives NetCDF-4 (written through a temporary zarr store), anything
+    else a zarr (v2) directory. Returns the path written.
+    """
+    runtime.configure(threads=threads)
+    t_start = time.perf_counter()
+    rd = RunDir.open(run)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cube_path = resolve_cube(rd, cube)
+    ds = io.open_cube(cube_path)
+    per = io.parse_period(period) if isinstance(period, str) or period is None else period
+    sel = select_cells(rd, ds, cells)
+    ii_all, jj_all = io.land_grid_index(ds)
+    time_axis = pd.DatetimeIndex(ds["time"].values)
+    if per is not None:
+        time_axis = time_axis[(time_axis >= per[0]) & (time_axis <= per[1])]
+        if len(time_axis) == 0:
+            raise ValueError(f"period {period} is outside the cube's time axis")
+    models = rd.load_models()
+    template = ensemble_template(
+        time_axis,
+        ds["lat"].values,
+        ds["lon"].values,
+        rd.folds,
+        keys,
+        per_fold=per_fold,
+        monthly=monthly,
+        chunks=(366, tile),
+        attrs={
+            "title": "H2CM simulation: ensemble of cross-validation folds",
+            "h2cm_run": str(rd.path.resolve()),
+            "h2cm_cube": str(Path(cube_path).resolve()),
+            "h2cm_cells": cells if isinstance(cells, str) else f"{len(sel)} listed cells",
+            "h2cm_n_cells": int(len(sel)),
+            "h2cm_folds": " ".join(str(k) for k in rd.folds),
+            "h2cm_time_resolution": "monthly means" if monthly else "daily",
+            "h2cm_spinup": "one pass over the simulated period from the initial state (MODEL_SPEC section 4)",
+        },
+    )
+    netcdf = out.suffix.lower() in (".nc", ".nc4", ".netcdf")
+    tmp = _tmp_path(out, ".zarr" if netcdf else "")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            template.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True)
+        writer = _Writer(tmp, template, ii_all, jj_all, tile, monthly, per_fold)
+        cell_batches = tile_batches(ii_all[sel], jj_all[sel], sel, tile, batch_cells)
+
+        def load(cells_):
+            return io.load_cells(ds, cells_, per)
+
+        for block in run_ensemble(models, load, cell_batches, keys, progress=progress, desc="predict"):
+            writer.write_block(block, keys)
+        writer.write_constants(ensemble_constants(models))
+        if netcdf:
+            tmp_nc = _tmp_path(out)
+            _zarr_to_netcdf(tmp, tmp_nc)
+            shutil.rmtree(tmp)
+            tmp = tmp_nc
+        replace_atomically(tmp, out)
+    except BaseException:
+        if tmp.exists():
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        raise
+    if progress:
+        print(
+            f"wrote {out} ({len(sel)} cells x {len(time_axis)} days x {len(rd.folds)} folds) "
+            f"in {time.perf_counter() - t_start:.1f} s"
+        )
+    return out
+
+
+def _zarr_to_netcdf(src: Path, dst: Path) -> None:
+    ds = xr.open_zarr(src)
+    encoding = {}
+    for name, var in ds.data_vars.items():
+        enc = {"zlib": True, "complevel": 4, "_FillValue": np.nan if var.dtype.kind == "f" else None}
+        if var.ndim and var.chunks:
+            enc["chunksizes"] = tuple(c[0] for c in var.chunks)
+        encoding[name] = enc
+    ds.to_netcdf(dst, encoding=encoding, engine="netcdf4")
+
+
+def run(args) -> int:
+    predict(
+        args.run,
+        args.out,
+        cube=args.cube,
+        cells=args.cells,
+        period=args.period,
+        monthly=args.monthly,
+        per_fold=not args.no_folds,
+        batch_cells=args.batch_cells,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="simulate every fold's model (with spin-up) and write CF-compliant outputs (zarr or NetCDF)",
+    )
+    p.add_argument("--run", required=True, help="run directory (config.yaml, split.json, fold_K/best.pt)")
+    p.add_argument("--cube", default=None, help="cube to simulate (default: the run's cube)")
+    p.add_argument("--cells", default="test", choices=("test", "all"), help="test cells of the split, or all land")
+    p.add_argument("--period", default=None, help="A:B, e.g. 2003:2005 or 2003-01-01:2003-12-31 (default: all)")
+    p.add_argument("--out", required=True, help="OUT.zarr (directory) or OUT.nc (NetCDF-4)")
+    p.add_argument("--monthly", action="store_true", help="write calendar-month means instead of daily values")
+    p.add_argument("--no-folds", action="store_true", help="write only ensemble median/min/max, not each fold")
+    p.add_argument("--batch-cells", type=int, default=256, help="cells simulated together (memory ~ this)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)

@@ -1,0 +1,106 @@
+"""A cross-validation run directory (docs/architecture.md, "Runs"): its files and fold models.
+
+``RUN/config.yaml``, ``RUN/split.json`` and at least one ``RUN/fold_K/best.pt`` must exist; a
+missing one is named in the error. The fold models are loaded with the training layer's
+checkpoint loader.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..model import H2CM
+
+
+class RunDirError(FileNotFoundError):
+    """A run directory lacks a file that evaluation needs."""
+
+
+_FOLD = re.compile(r"^fold_(\d+)$")
+
+
+@dataclass
+class RunDir:
+    """What evaluation reads from a run: configuration, split and the fold checkpoints."""
+
+    path: Path
+    config: dict
+    split: dict
+    manifest: dict
+    folds: list[int]
+    checkpoints: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path) -> RunDir:
+        path = Path(path)
+        if not path.is_dir():
+            raise RunDirError(f"run directory not found: {path}")
+        for name in ("config.yaml", "split.json"):
+            if not (path / name).is_file():
+                raise RunDirError(f"bad run directory {path}: missing {path / name}")
+        config = yaml.safe_load((path / "config.yaml").read_text()) or {}
+        split = json.loads((path / "split.json").read_text())
+        manifest_path = path / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        folds: list[int] = []
+        missing: list[str] = []
+        for sub in sorted(path.iterdir()):
+            m = _FOLD.match(sub.name)
+            if m and sub.is_dir():
+                if (sub / "best.pt").is_file():
+                    folds.append(int(m.group(1)))
+                else:
+                    missing.append(str(sub / "best.pt"))
+        folds.sort()
+        if not folds:
+            detail = f" (missing {', '.join(missing)})" if missing else f" (no {path}/fold_K/best.pt)"
+            raise RunDirError(f"bad run directory {path}: no trained fold{detail}")
+        return cls(path, config, split, manifest, folds, [path / f"fold_{k}" / "best.pt" for k in folds])
+
+    @property
+    def test_cells(self) -> np.ndarray:
+        """Cell indices of the held-out test set."""
+        for key in ("test", "test_cells"):
+            if key in self.split:
+                value = self.split[key]
+                if isinstance(value, dict):
+                    value = value.get("cells", value.get("cell_index", []))
+                return np.asarray(value, dtype=np.int64)
+        raise RunDirError(f"{self.path / 'split.json'} has no 'test' cell list")
+
+    @property
+    def cube_path(self) -> Path | None:
+        """The cube the run was trained on, as recorded in its config or manifest (or None)."""
+        for source in (self.config, self.manifest):
+            for section in (source, source.get("data") if isinstance(source.get("data"), dict) else {}):
+                for key in ("cube", "cube_path"):
+                    value = section.get(key) if isinstance(section, dict) else None
+                    if isinstance(value, str) and value:
+                        p = Path(value)
+                        return p if p.is_absolute() else (self.path / p if (self.path / p).exists() else p)
+        return None
+
+    def load_models(self) -> list[H2CM]:
+        """The best-validation model of every fold, in fold order, in eval mode."""
+        models = []
+        for ckpt in self.checkpoints:
+            model = load_checkpoint(ckpt)
+            model.eval()
+            models.append(model)
+        return models
+
+
+def load_checkpoint(path) -> H2CM:
+    """A fold's model from its checkpoint (via :func:`h2cm.training.checkpoint.load_model`)."""
+    from ..training.checkpoint import load_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirError(f"checkpoint not found: {path}")
+    return load_model(path)
