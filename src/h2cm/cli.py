@@ -17,6 +17,8 @@ from . import __version__
 VERBS: tuple[str, ...] = (
     "h2cm.simulate",
     "h2cm.bench",
+    "h2cm.training.trainer",
+    "h2cm.training.cv",
 )
 
 

@@ -1,0 +1,102 @@
+"""Atomic checkpoints and files: write to a temporary file in the same folder, then rename.
+
+A checkpoint is a dict saved with :func:`torch.save`. Every checkpoint holds ``kind`` (model
+kind), ``model_kwargs`` (constructor arguments), ``model_state`` (weights and normalisation
+buffers), ``loss_stats`` and the resolved ``config``; ``last.pt`` also holds the optimiser,
+scheduler, trainer state and RNG states needed by ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..model import H2CM
+
+CHECKPOINT_FORMAT = 1
+
+
+def _tmp(path: Path) -> Path:
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        tmp.write_bytes(data)
+        _commit(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=1, default=str) + "\n")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+        _commit(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint dict (trusted files only: RNG states need ``weights_only=False``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not an h2cm checkpoint (format {CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def build_model(kind: str, model_kwargs: dict[str, Any]) -> torch.nn.Module:
+    """A fresh model of ``kind`` from its constructor arguments."""
+    if kind == "hybrid":
+        return H2CM(**model_kwargs)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def model_payload(model: H2CM, kind: str = "hybrid") -> dict[str, Any]:
+    """What every checkpoint holds about the model itself."""
+    kwargs = {
+        "n_static": model.n_static,
+        "lstm_hidden": model.lstms.hidden,
+        "fc_hidden": model.coupling.b1.numel(),
+        "code_size": model.code_size,
+    }
+    return {"kind": kind, "model_kwargs": kwargs, "model_state": model.state_dict()}
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> H2CM:
+    """The model of a checkpoint (``best.pt`` or ``last.pt``), in eval mode, with its weights and
+    the training cells' normalisation buffers."""
+    ckpt = load_checkpoint(path, map_location)
+    model = build_model(ckpt["kind"], ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["model_state"])
+    return model.eval()
