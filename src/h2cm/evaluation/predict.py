@@ -190,11 +190,15 @@ def predict(
     cube_path = resolve_cube(rd, cube)
     ds = io.open_cube(cube_path)
     per = io.parse_period(period) if isinstance(period, str) or period is None else period
+    if per is None:
+        per = rd.period
     sel = select_cells(rd, ds, cells)
     ii_all, jj_all = io.land_grid_index(ds)
     time_axis = pd.DatetimeIndex(ds["time"].values)
     if per is not None:
-        time_axis = time_axis[(time_axis >= per[0]) & (time_axis <= per[1])]
+        lo = pd.Timestamp(per[0]) if per[0] is not None else time_axis[0]
+        hi = pd.Timestamp(per[1]) if per[1] is not None else time_axis[-1]
+        time_axis = time_axis[(time_axis >= lo) & (time_axis <= hi)]
         if len(time_axis) == 0:
             raise ValueError(f"period {period} is outside the cube's time axis")
     models = rd.load_models()
@@ -288,7 +292,9 @@ def register(sub) -> None:
     p.add_argument("--run", required=True, help="run directory (config.yaml, split.json, fold_K/best.pt)")
     p.add_argument("--cube", default=None, help="cube to simulate (default: the run's cube)")
     p.add_argument("--cells", default="test", choices=("test", "all"), help="test cells of the split, or all land")
-    p.add_argument("--period", default=None, help="A:B, e.g. 2003:2005 or 2003-01-01:2003-12-31 (default: all)")
+    p.add_argument(
+        "--period", default=None, help="A:B, e.g. 2003:2005 or 2003-01-01:2003-12-31 (default: the run's period)"
+    )
     p.add_argument("--out", required=True, help="OUT.zarr (directory) or OUT.nc (NetCDF-4)")
     p.add_argument("--monthly", action="store_true", help="write calendar-month means instead of daily values")
     p.add_argument("--no-folds", action="store_true", help="write only ensemble median/min/max, not each fold")

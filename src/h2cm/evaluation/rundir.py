@@ -86,6 +86,15 @@ class RunDir:
                         return p if p.is_absolute() else (self.path / p if (self.path / p).exists() else p)
         return None
 
+    @property
+    def period(self) -> tuple[str, str] | None:
+        """(start, end) of the run's data period from its config (``data.start``/``data.end``)."""
+        data = self.config.get("data") if isinstance(self.config.get("data"), dict) else {}
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is None:
+            return None
+        return (str(start) if start is not None else None, str(end) if end is not None else None)
+
     def load_models(self) -> list[H2CM]:
         """The best-validation model of every fold, in fold order, in eval mode."""
         models = []

@@ -1,0 +1,605 @@
+"""``h2cm evaluate``: skill of a run's fold ensemble (MODEL_SPEC section 7) and the diagnostics
+the report draws.
+
+One pass of every fold's model over the cells (test cells, plus all land cells for maps unless
+``--maps-cells test``) feeds the reducers of :mod:`.collect`. Written to ``RUN/evaluation/``
+(each file atomically):
+
+| file | content |
+|---|---|
+| ``metrics_folds.csv`` | reference, target, view, metric, fold, value (area-weighted mean over test cells) |
+| ``metrics_summary.csv`` / ``metrics.md`` | median, min, max across folds (Figure 3, Table C1) |
+| ``constants.csv`` | learned global constants per fold, median, [min, max], truth if known |
+| ``skill_cells.nc`` | per-cell metrics of the ensemble median (maps) |
+| ``monthly_test.nc`` | monthly model (per fold), observations and truth at the test cells |
+| ``maps.nc`` | per-cell time means, derived diagnostics (PUE, WUE, CUE, LUE), model and truth |
+| ``regional.nc`` | monthly area-weighted GPP, TER, NEE per TransCom region (model, obs, truth) |
+| ``daily_cell.nc`` | daily NEE, NPP, Rh, GPP, TER and precipitation at one cell (Fig. 7) |
+| ``summary.json`` | what was evaluated (cells, folds, period, cube, timings) and headline metrics |
+
+``reference`` is ``obs`` (the cube's constraints) or ``truth`` (the twin world's hidden truth, for
+every output, including the ones no observation constrains).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import __version__, runtime
+from ..report.regions import REGION_CODES, REGIONS, region_index
+from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
+from . import io
+from .collect import DailyCollector, MeanCollector, MonthlyCollector, RegionalCollector
+from .diagnostics import DIAGNOSTICS, derived_diagnostics, par_from_rn
+from .ensemble import batches, ensemble_constants, run_ensemble
+from .metrics import METRICS
+from .outputs import global_attrs
+from .predict import resolve_cube, select_cells
+from .rundir import RunDir
+from .skill import (
+    CONSTRAINT_OUTPUT,
+    HEADLINE_VIEW,
+    cell_skill,
+    global_skill,
+    markdown_table,
+    model_cue,
+    rows,
+    spatial_skill,
+    summarise,
+)
+from .views import VIEWS, monthly_means
+
+MAP_KEYS: tuple[str, ...] = ("gpp", "npp", "nee", "ter", "rh", "ra", "tr", "et", "runoff", "fapar")
+REGIONAL_KEYS: tuple[str, ...] = ("gpp", "ter", "nee")
+DAILY_KEYS: tuple[str, ...] = ("nee", "npp", "rh", "gpp", "ter", "et")
+# default cell for Fig. 7: a southern African savanna (Zambia / Angola miombo belt)
+SAVANNA_BOX = (-20.0, -8.0, 12.0, 40.0)  # lat_min, lat_max, lon_min, lon_max
+SAVANNA_CENTRE = (-15.0, 27.0)
+
+
+# --- atomic file helpers -------------------------------------------------------------------------
+
+
+def _tmp(path: Path) -> Path:
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def write_text(path: Path, text: str) -> Path:
+    tmp = _tmp(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
+    tmp = _tmp(path)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# --- the Fig. 7 cell ---------------------------------------------------------------------------
+
+
+def choose_cell(ds: xr.Dataset, candidates: np.ndarray, lat: np.ndarray, lon: np.ndarray, near=None) -> int:
+    """The cell for daily rain-pulse plots: the candidate nearest ``near`` (lat, lon) if given;
+    else the most savanna-covered candidate in the southern African savanna belt; else the
+    candidate nearest that belt's centre."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    clat, clon = lat[candidates], lon[candidates]
+    if near is not None:
+        d = (clat - near[0]) ** 2 + (((clon - near[1]) + 180) % 360 - 180) ** 2
+        return int(candidates[np.argmin(d)])
+    la0, la1, lo0, lo1 = SAVANNA_BOX
+    inside = (clat >= la0) & (clat <= la1) & (clon >= lo0) & (clon <= lo1)
+    if inside.any() and "feature" in ds.coords:
+        feats = [str(f) for f in ds["feature"].values]
+        cols = [feats.index(f) for f in ("lc_sav", "lc_wsa", "lc_gra") if f in feats]
+        if cols:
+            ii, jj = io.land_grid_index(ds)
+            sel = candidates[inside]
+            st = np.asarray(ds["static"].isel(feature=cols).values)  # (lat, lon, k)
+            score = st[ii[sel], jj[sel]].sum(axis=-1)
+            if np.isfinite(score).any():
+                return int(sel[np.nanargmax(score)])
+    d = (clat - SAVANNA_CENTRE[0]) ** 2 + (clon - SAVANNA_CENTRE[1]) ** 2
+    return int(candidates[np.argmin(d)])
+
+
+# --- truth -------------------------------------------------------------------------------------
+
+
+def _truth_at_cells(truth: xr.Dataset, ii, jj, period_time: pd.DatetimeIndex, keys) -> dict[str, xr.DataArray]:
+    pts = {"lat": xr.DataArray(ii, dims="cell"), "lon": xr.DataArray(jj, dims="cell")}
+    out = {}
+    for k in keys:
+        if k in truth:
+            da = truth[k].isel(**pts)
+            if "time" in da.dims:
+                da = da.sel(time=period_time)
+            out[k] = da
+    return out
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def evaluate(
+    run,
+    cube=None,
+    out=None,
+    period=None,
+    maps_cells: str = "all",
+    cell=None,
+    batch_cells: int = 256,
+    threads: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Evaluate every fold of ``run``; write the files listed in the module docstring to ``out``
+    (default ``RUN/evaluation``) and return that folder."""
+    runtime.configure(threads=threads)
+    t0 = time.perf_counter()
+    rd = RunDir.open(run)
+    cube_path = resolve_cube(rd, cube)
+    ds = io.open_cube(cube_path)
+    out = Path(out) if out else rd.path / "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    per = io.parse_period(period) if isinstance(period, str) or period is None else period
+    per = per if per is not None else rd.period
+    days = pd.DatetimeIndex(ds["time"].values)
+    if per is not None:
+        lo = pd.Timestamp(per[0]) if per[0] is not None else days[0]
+        hi = pd.Timestamp(per[1]) if per[1] is not None else days[-1]
+        days = days[(days >= lo) & (days <= hi)]
+        per = (days[0], days[-1])
+    months, _ = monthly_means(np.zeros(len(days)), days)
+
+    test = select_cells(rd, ds, "test")
+    map_cells = select_cells(rd, ds, maps_cells) if maps_cells != "test" else test
+    ii, jj = io.land_grid_index(ds)
+    lat_all = np.asarray(ds["lat"].values, dtype=np.float64)[ii]
+    lon_all = np.asarray(ds["lon"].values, dtype=np.float64)[jj]
+    area_all = np.asarray(ds["cell_area"].values, dtype=np.float64)[ii, jj]
+    fig_cell = choose_cell(ds, test if cell is None else map_cells, lat_all, lon_all, cell)
+    folds = rd.folds
+    nf = len(folds)
+    models = rd.load_models()
+
+    monthly = MonthlyCollector(test, months, OUTPUT_KEYS, nf)
+    means = MeanCollector(map_cells, MAP_KEYS, nf)
+    regions_all = region_index(lat_all, lon_all)
+    regional = RegionalCollector(
+        map_cells, regions_all[map_cells], area_all[map_cells], months, REGIONAL_KEYS, nf, len(REGIONS)
+    )
+    daily = DailyCollector(fig_cell, days, DAILY_KEYS, nf)
+    obs = {k: np.full((len(months), len(test)), np.nan, dtype=np.float32) for k in CONSTRAINT_KEYS if k != "cue"}
+    obs_cue = np.full(len(test), np.nan, dtype=np.float32)
+    obs_regional = {k: np.zeros((len(REGIONS) + 1, len(months))) for k in ("gpp", "nee")}
+    obs_weight = {k: np.zeros((len(REGIONS) + 1, len(months))) for k in ("gpp", "nee")}
+    have_obs: set[str] = set()
+
+    cells = np.unique(np.concatenate([test, map_cells, [fig_cell]]))
+    test_pos = {int(c): i for i, c in enumerate(test)}
+    map_set = set(map_cells.tolist())
+
+    def load(c):
+        return io.load_cells(ds, c, per)
+
+    for block in run_ensemble(
+        models, load, batches(cells, batch_cells), OUTPUT_KEYS, progress=progress, desc="evaluate"
+    ):
+        monthly.add(block)
+        means.add(block)
+        regional.add(block)
+        daily.add(block)
+        if block.first:
+            data = block.data
+            mpos = months.get_indexer(data.months)
+            for j, c in enumerate(block.cells):
+                t = test_pos.get(int(c))
+                if t is not None:
+                    for k, v in data.constraints.items():
+                        have_obs.add(k)
+                        if k == "cue":
+                            obs_cue[t] = float(v[j])
+                        elif k in obs:
+                            obs[k][mpos[mpos >= 0], t] = v[mpos >= 0, j].numpy()
+                if int(c) in map_set:
+                    r = regions_all[int(c)]
+                    for k in ("gpp", "nee"):
+                        if k in data.constraints:
+                            v = data.constraints[k][:, j].numpy().astype(np.float64)
+                            ok = np.isfinite(v) & (mpos >= 0)
+                            obs_regional[k][r, mpos[ok]] += v[ok] * area_all[int(c)]
+                            obs_weight[k][r, mpos[ok]] += area_all[int(c)]
+    t_sim = time.perf_counter() - t0
+
+    area_test = area_all[test]
+    long_rows: list[dict] = []
+    cell_vars: dict[str, xr.DataArray] = {}
+
+    def add_cell_skill(reference: str, target: str, res: dict) -> None:
+        arr = np.stack([np.stack([res[v][m] for m in METRICS]) for v in VIEWS])  # (view, metric, cell)
+        cell_vars[f"{reference}_{target}"] = xr.DataArray(
+            arr.astype(np.float32),
+            dims=("view", "metric", "cell"),
+            attrs={"long_name": f"per-cell skill of the ensemble median against {reference}: {target}"},
+        )
+
+    # observations
+    for key in CONSTRAINT_KEYS:
+        if key not in have_obs:
+            continue
+        if key == "cue":
+            npp = np.nanmean(monthly.values["npp"], axis=1)
+            gpp = np.nanmean(monthly.values["gpp"], axis=1)
+            long_rows += rows("obs", "cue", spatial_skill(model_cue(npp, gpp), obs_cue), folds)
+            continue
+        ref = obs[key]
+        if not np.isfinite(ref).any():
+            continue
+        model = monthly.values[CONSTRAINT_OUTPUT[key]]
+        long_rows += rows("obs", key, global_skill(model, ref, area_test, months, key), folds)
+        add_cell_skill("obs", key, cell_skill(model, ref, months, key))
+
+    # hidden truth
+    truth = io.open_truth(cube_path)
+    truth_monthly: dict[str, np.ndarray] = {}
+    truth_static: dict[str, np.ndarray] = {}
+    truth_constants: dict[str, float] = {}
+    if truth is not None:
+        tk = _truth_at_cells(truth, ii[test], jj[test], days, OUTPUT_KEYS + STATIC_PARAMETER_KEYS)
+        for key in OUTPUT_KEYS:
+            if key in tk:
+                _, m = monthly_means(np.asarray(tk[key].transpose("time", "cell").values), days)
+                truth_monthly[key] = m
+                long_rows += rows("truth", key, global_skill(monthly.values[key], m, area_test, months, key), folds)
+                add_cell_skill("truth", key, cell_skill(monthly.values[key], m, months, key))
+        for key in STATIC_PARAMETER_KEYS:
+            if key in tk:
+                truth_static[key] = np.asarray(tk[key].values, dtype=np.float64)
+                long_rows += rows("truth", key, spatial_skill(monthly.static[key], truth_static[key]), folds)
+        for key in CONSTANT_KEYS:
+            if key in truth:
+                truth_constants[key] = float(truth[key].values)
+
+    long = pd.DataFrame(long_rows, columns=["reference", "target", "view", "metric", "fold", "value"])
+    summary = summarise(long)
+    constants = ensemble_constants(models)
+    const_df = _constants_table(constants, folds, truth_constants)
+
+    # files
+    write_text(out / "metrics_folds.csv", long.to_csv(index=False))
+    write_text(out / "metrics_summary.csv", summary.to_csv(index=False))
+    md = _markdown(summary, const_df, rd, len(test), nf, days)
+    write_text(out / "metrics.md", md)
+    write_text(out / "constants.csv", const_df.to_csv(index=False))
+    cell_coords = {
+        "cell": ("cell", test),
+        "lat": ("cell", lat_all[test]),
+        "lon": ("cell", lon_all[test]),
+        "view": ("view", list(VIEWS)),
+        "metric": ("metric", list(METRICS)),
+    }
+    attrs = global_attrs(title="H2CM evaluation", h2cm_run=str(rd.path.resolve()), h2cm_cube=str(cube_path))
+    write_netcdf(xr.Dataset(cell_vars, coords=cell_coords, attrs=attrs), out / "skill_cells.nc")
+    write_netcdf(
+        _monthly_dataset(
+            monthly, obs, obs_cue, truth_monthly, truth_static, test, lat_all, lon_all, area_all, folds, attrs
+        ),
+        out / "monthly_test.nc",
+    )
+    write_netcdf(
+        _maps_dataset(means, map_cells, lat_all, lon_all, ii, jj, truth, ds, days, folds, test, attrs),
+        out / "maps.nc",
+    )
+    write_netcdf(
+        _regional_dataset(
+            regional,
+            obs_regional,
+            obs_weight,
+            truth,
+            ds,
+            days,
+            months,
+            ii,
+            jj,
+            map_cells,
+            regions_all,
+            area_all,
+            folds,
+            attrs,
+        ),
+        out / "regional.nc",
+    )
+    write_netcdf(_daily_dataset(daily, truth, ii, jj, days, folds, lat_all, lon_all, attrs), out / "daily_cell.nc")
+    headline = headline_metrics(summary)
+    info = {
+        "h2cm": __version__,
+        "run": str(rd.path.resolve()),
+        "cube": str(Path(cube_path).resolve()),
+        "twin_world": truth is not None,
+        "folds": folds,
+        "n_test_cells": int(len(test)),
+        "n_map_cells": int(len(map_cells)),
+        "map_cells": maps_cells,
+        "period": [str(days[0].date()), str(days[-1].date())],
+        "daily_cell": {"cell": int(fig_cell), "lat": float(lat_all[fig_cell]), "lon": float(lon_all[fig_cell])},
+        "seconds_simulation": round(t_sim, 1),
+        "seconds_total": round(time.perf_counter() - t0, 1),
+        "headline": headline,
+        "config_name": rd.config.get("name"),
+    }
+    write_text(out / "summary.json", json.dumps(info, indent=1) + "\n")
+    if progress:
+        print(summary_text(summary, const_df, info))
+    return out
+
+
+def headline_metrics(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per constraint, on the view its loss uses: median r, RMSE, SDR, bias across folds."""
+    out: dict[str, dict[str, float]] = {}
+    sub = summary[summary["reference"] == "obs"]
+    for key, v in HEADLINE_VIEW.items():
+        r = sub[(sub["target"] == key) & (sub["view"] == v)]
+        if not r.empty:
+            out[key] = {"view": v, **{m: float(r[r["metric"] == m]["median"].iloc[0]) for m in METRICS}}
+    return out
+
+
+def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> str:
+    """What ``h2cm evaluate`` prints."""
+    lines = [
+        f"evaluated {len(info['folds'])} folds on {info['n_test_cells']} test cells, "
+        f"{info['period'][0]}..{info['period'][1]} (area-weighted mean over test cells; median across folds)",
+        f"{'constraint':<12} {'view':<8} {'r':>7} {'RMSE':>9} {'SDR':>7} {'bias':>9}",
+    ]
+    for key, m in info["headline"].items():
+        lines.append(f"{key:<12} {m['view']:<8} {m['r']:7.3f} {m['rmse']:9.3g} {m['sdr']:7.3f} {m['bias']:9.3g}")
+    tr = summary[(summary["reference"] == "truth") & (summary["view"] == "monthly") & (summary["metric"] == "r")]
+    if not tr.empty:
+        keys = ("gpp", "ter", "rh", "ra", "tr", "sm", "nee", "et")
+        parts = [f"{k}={tr[tr['target'] == k]['median'].iloc[0]:.2f}" for k in keys if (tr["target"] == k).any()]
+        lines.append("against the hidden truth (monthly r): " + " ".join(parts))
+    c = constants.set_index("constant")
+    parts = []
+    for k in CONSTANT_KEYS:
+        s = f"{k}={c.loc[k, 'median']:.4g} [{c.loc[k, 'min']:.4g}, {c.loc[k, 'max']:.4g}]"
+        if "truth" in c.columns and np.isfinite(c.loc[k, "truth"]):
+            s += f" (truth {c.loc[k, 'truth']:.4g})"
+        parts.append(s)
+    lines.append("constants: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def _constants_table(constants: dict[str, np.ndarray], folds, truth: dict[str, float]) -> pd.DataFrame:
+    recs = []
+    for k in CONSTANT_KEYS:
+        v = constants[k]
+        rec = {"constant": k, **{f"fold_{f}": float(x) for f, x in zip(folds, v, strict=True)}}
+        rec.update(median=float(np.median(v)), min=float(v.min()), max=float(v.max()))
+        rec["truth"] = truth.get(k, np.nan)
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def _markdown(summary, const_df, rd, n_test, nf, days) -> str:
+    parts = [
+        f"# Evaluation of `{rd.path}`\n",
+        f"{nf} folds, {n_test} test cells, {days[0].date()} to {days[-1].date()}. Metrics of the "
+        "area-weighted mean over test cells; each entry is the median [min, max] across folds.\n",
+        "## Against observations\n",
+        markdown_table(summary, "obs") or "(no observations in the cube)\n",
+    ]
+    truth_md = markdown_table(summary, "truth")
+    if truth_md:
+        parts += ["## Against the hidden truth (twin world)\n", truth_md]
+    parts += [
+        "## Learned global constants\n",
+        const_df.to_markdown(index=False) if _has_tabulate() else const_df.to_string(index=False),
+        "\n",
+    ]
+    return "\n".join(parts)
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _monthly_dataset(monthly, obs, obs_cue, truth_monthly, truth_static, test, lat, lon, area, folds, attrs):
+    dims3, dims2 = ("fold", "month", "cell"), ("month", "cell")
+    v: dict[str, xr.DataArray] = {}
+    for k, a in monthly.values.items():
+        v[f"model_{k}"] = xr.DataArray(a, dims=dims3)
+    for k, a in monthly.static.items():
+        v[f"model_{k}"] = xr.DataArray(a, dims=("fold", "cell"))
+    v["prec"] = xr.DataArray(monthly.prec, dims=dims2)
+    for k, a in obs.items():
+        if np.isfinite(a).any():
+            v[f"obs_{k}"] = xr.DataArray(a, dims=dims2)
+    if np.isfinite(obs_cue).any():
+        v["obs_cue"] = xr.DataArray(obs_cue, dims="cell")
+    for k, a in truth_monthly.items():
+        v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims=dims2)
+    for k, a in truth_static.items():
+        v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims="cell")
+    coords = {
+        "fold": ("fold", np.asarray(folds)),
+        "month": ("month", monthly.months),
+        "cell": ("cell", test),
+        "lat": ("cell", lat[test]),
+        "lon": ("cell", lon[test]),
+        "cell_area": ("cell", area[test]),
+    }
+    return xr.Dataset(v, coords=coords, attrs=attrs)
+
+
+def _maps_dataset(means, cells, lat, lon, ii, jj, truth, ds, days, folds, test, attrs):
+    m = means.means()
+    v: dict[str, xr.DataArray] = {}
+    for k in (*MAP_KEYS, "apar"):
+        v[f"model_{k}"] = xr.DataArray(m[k].astype(np.float32), dims=("fold", "cell"))
+    v["prec"] = xr.DataArray(m["prec"].astype(np.float32), dims="cell")
+    diag = derived_diagnostics({**{k: m[k] for k in ("npp", "gpp", "tr", "apar")}, "prec": m["prec"][None]})
+    for k, a in diag.items():
+        v[f"model_{k}"] = xr.DataArray(
+            a.astype(np.float32),
+            dims=("fold", "cell"),
+            attrs={"long_name": DIAGNOSTICS[k][0], "units": DIAGNOSTICS[k][1]},
+        )
+    if truth is not None:
+        tmeans: dict[str, np.ndarray] = {}
+        pts = {"lat": xr.DataArray(ii[cells], dims="cell"), "lon": xr.DataArray(jj[cells], dims="cell")}
+        for k in MAP_KEYS:
+            if k in truth:
+                tmeans[k] = np.asarray(truth[k].sel(time=days).mean("time").isel(**pts).values, dtype=np.float64)
+                v[f"truth_{k}"] = xr.DataArray(tmeans[k].astype(np.float32), dims="cell")
+        if "fapar" in truth:
+            par = par_from_rn(ds["rn"].sel(time=days).isel(**pts).values)
+            fap = np.asarray(truth["fapar"].sel(time=days).isel(**pts).values, dtype=np.float64)
+            tmeans["apar"] = (fap * par).mean(axis=0)
+        if all(k in tmeans for k in ("npp", "gpp", "tr", "apar")):
+            tmeans["prec"] = m["prec"]
+            for k, a in derived_diagnostics(tmeans).items():
+                v[f"truth_{k}"] = xr.DataArray(
+                    a.astype(np.float32),
+                    dims="cell",
+                    attrs={"long_name": DIAGNOSTICS[k][0], "units": DIAGNOSTICS[k][1]},
+                )
+    coords = {
+        "fold": ("fold", np.asarray(folds)),
+        "cell": ("cell", cells),
+        "lat": ("cell", lat[cells]),
+        "lon": ("cell", lon[cells]),
+        "lat_index": ("cell", ii[cells]),
+        "lon_index": ("cell", jj[cells]),
+        "is_test": ("cell", np.isin(cells, test).astype(np.int8)),
+    }
+    out = xr.Dataset(
+        v,
+        coords=coords,
+        attrs={**attrs, "grid_lat": np.asarray(ds["lat"].values), "grid_lon": np.asarray(ds["lon"].values)},
+    )
+    return out
+
+
+def _regional_dataset(
+    regional, obs_regional, obs_weight, truth, ds, days, months, ii, jj, cells, regions_all, area_all, folds, attrs
+):
+    m = regional.means()
+    v: dict[str, xr.DataArray] = {}
+    for k in REGIONAL_KEYS:
+        v[f"model_{k}"] = xr.DataArray(m[k].astype(np.float32), dims=("fold", "region", "month"))
+    for k in obs_regional:
+        w = np.where(obs_weight[k] > 0, obs_weight[k], np.nan)
+        a = (obs_regional[k] / w)[1:]
+        if np.isfinite(a).any():
+            v[f"obs_{k}"] = xr.DataArray(a.astype(np.float32), dims=("region", "month"))
+    if truth is not None:
+        reg = regions_all[cells]
+        pts = {"lat": xr.DataArray(ii[cells], dims="cell"), "lon": xr.DataArray(jj[cells], dims="cell")}
+        w = area_all[cells]
+        for k in REGIONAL_KEYS:
+            if k not in truth:
+                continue
+            mm = np.asarray(truth[k].sel(time=days).isel(**pts).resample(time="MS").mean().values, dtype=np.float64)
+            a = np.full((len(REGIONS), len(months)), np.nan)
+            for r in range(1, len(REGIONS) + 1):
+                sel = reg == r
+                if sel.any():
+                    a[r - 1] = (mm[:, sel] * w[sel]).sum(axis=1) / w[sel].sum()
+            v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims=("region", "month"))
+    n_cells = np.array([(regions_all[cells] == r).sum() for r in range(1, len(REGIONS) + 1)])
+    coords = {
+        "fold": ("fold", np.asarray(folds)),
+        "region": ("region", list(REGION_CODES)),
+        "region_name": ("region", [n for _, n in REGIONS]),
+        "n_cells": ("region", n_cells),
+        "month": ("month", months),
+    }
+    return xr.Dataset(v, coords=coords, attrs=attrs)
+
+
+def _daily_dataset(daily, truth, ii, jj, days, folds, lat, lon, attrs):
+    v: dict[str, xr.DataArray] = {f"model_{k}": xr.DataArray(a, dims=("fold", "time")) for k, a in daily.values.items()}
+    v["prec"] = xr.DataArray(daily.prec, dims="time")
+    v["tair"] = xr.DataArray(daily.tair, dims="time")
+    if truth is not None:
+        c = daily.cell
+        for k in DAILY_KEYS:
+            if k in truth:
+                v[f"truth_{k}"] = xr.DataArray(
+                    np.asarray(truth[k].sel(time=days).isel(lat=int(ii[c]), lon=int(jj[c])).values, dtype=np.float32),
+                    dims="time",
+                )
+    coords = {"fold": ("fold", np.asarray(folds)), "time": ("time", days)}
+    return xr.Dataset(
+        v,
+        coords=coords,
+        attrs={**attrs, "cell": daily.cell, "lat": float(lat[daily.cell]), "lon": float(lon[daily.cell])},
+    )
+
+
+def parse_cell(text: str | None):
+    """``"LAT,LON"`` -> (lat, lon) or None."""
+    if not text:
+        return None
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--cell must be LAT,LON (e.g. -15.5,27.5), got {text!r}") from None
+    return a, b
+
+
+def run(args) -> int:
+    evaluate(
+        args.run,
+        cube=args.cube,
+        out=args.out,
+        period=args.period,
+        maps_cells=args.maps_cells,
+        cell=parse_cell(args.cell),
+        batch_cells=args.batch_cells,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="skill metrics of a run (CSV + Markdown), diagnostics for the report")
+    p.add_argument("--run", required=True, help="run directory (config.yaml, split.json, fold_K/best.pt)")
+    p.add_argument("--cube", default=None, help="cube (default: the run's cube)")
+    p.add_argument("--out", default=None, help="output folder (default: RUN/evaluation)")
+    p.add_argument("--period", default=None, help="A:B (default: the run's period)")
+    p.add_argument(
+        "--maps-cells",
+        default="all",
+        choices=("all", "test"),
+        help="cells for maps and regional cycles (all land cells, or only the test cells: faster)",
+    )
+    p.add_argument(
+        "--cell",
+        default=None,
+        help="LAT,LON of the cell for daily plots (default: a southern African savanna test cell)",
+    )
+    p.add_argument("--batch-cells", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
