@@ -48,6 +48,7 @@ from .skill import (
     CONSTRAINT_OUTPUT,
     HEADLINE_VIEW,
     cell_skill,
+    fmt,
     global_skill,
     markdown_table,
     model_cue,
@@ -408,18 +409,19 @@ def _markdown(summary, const_df, rd, n_test, nf, days) -> str:
         parts += ["## Against the hidden truth (twin world)\n", truth_md]
     parts += [
         "## Learned global constants\n",
-        const_df.to_markdown(index=False) if _has_tabulate() else const_df.to_string(index=False),
-        "\n",
+        constants_markdown(const_df),
     ]
     return "\n".join(parts)
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def constants_markdown(const_df: pd.DataFrame) -> str:
+    """The constants table as Markdown: per fold, median [min, max], truth."""
+    cols = list(const_df.columns)
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+    body = []
+    for _, r in const_df.iterrows():
+        body.append("| " + " | ".join(str(r[c]) if c == "constant" else fmt(float(r[c])) for c in cols) + " |")
+    return head + "\n".join(body) + "\n"
 
 
 def _monthly_dataset(monthly, obs, obs_cue, truth_monthly, truth_static, test, lat, lon, area, folds, attrs):
