@@ -476,6 +476,7 @@ def _maps_dataset(means, cells, lat, lon, ii, jj, truth, ds, days, folds, test, 
             par = par_from_rn(ds["rn"].sel(time=days).isel(**pts).values)
             fap = np.asarray(truth["fapar"].sel(time=days).isel(**pts).values, dtype=np.float64)
             tmeans["apar"] = (fap * par).mean(axis=0)
+            v["truth_apar"] = xr.DataArray(tmeans["apar"].astype(np.float32), dims="cell")
         if all(k in tmeans for k in ("npp", "gpp", "tr", "apar")):
             tmeans["prec"] = m["prec"]
             for k, a in derived_diagnostics(tmeans).items():
@@ -491,6 +492,7 @@ def _maps_dataset(means, cells, lat, lon, ii, jj, truth, ds, days, folds, test, 
         "lon": ("cell", lon[cells]),
         "lat_index": ("cell", ii[cells]),
         "lon_index": ("cell", jj[cells]),
+        "cell_area": ("cell", np.asarray(ds["cell_area"].values, dtype=np.float64)[ii[cells], jj[cells]]),
         "is_test": ("cell", np.isin(cells, test).astype(np.int8)),
     }
     out = xr.Dataset(

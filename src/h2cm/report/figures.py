@@ -1,0 +1,456 @@
+"""The report's figures (matplotlib, Agg backend), drawn from the files ``h2cm evaluate`` writes.
+
+Every function takes opened evaluation Datasets / tables, draws one PNG into ``out_dir`` and
+returns its path (or None when the data for it are absent). Axes carry units, every figure a
+title, every map a colour bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from ..evaluation.diagnostics import DIAGNOSTICS  # noqa: E402
+from ..evaluation.metrics import area_weighted_mean, pearson_r  # noqa: E402
+from ..evaluation.skill import CONSTRAINT_OUTPUT  # noqa: E402
+from ..evaluation.views import VIEW_LABELS, VIEWS, anomalies, msc, prepare  # noqa: E402
+from ..schema import CONSTRAINT_KEYS, cf_attrs  # noqa: E402
+
+DPI = 90
+MODEL_COLOUR = "#1f5fa8"
+OBS_COLOUR = "#222222"
+TRUTH_COLOUR = "#d9480f"
+VIEW_COLOURS = {"monthly": "#1f5fa8", "msc": "#5fa83a", "anomaly": "#c2410c", "spatial": "#7c3aed"}
+MONTH_LETTERS = list("JFMAMJJASOND")
+DAYS_PER_YEAR = 365.25
+
+
+def latlon(lat: float, lon: float) -> str:
+    """``15.50 S, 26.50 E`` style position."""
+    return f"{abs(lat):.2f} {'S' if lat < 0 else 'N'}, {abs(lon):.2f} {'W' if lon < 0 else 'E'}"
+
+
+def _unit(key: str, role: str = "output") -> str:
+    u = str(cf_attrs(key, role)["units"])
+    return u.replace("g m-2 d-1", "gC m-2 d-1")
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _range(a: np.ndarray, axis: int = 0):
+    """median, min, max across ``axis`` (folds), NaN-safe."""
+    a = np.asarray(a, dtype=np.float64)
+    ok = np.isfinite(a).any(axis=axis)
+    filled = np.where(np.isfinite(a), a, np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(filled, axis=axis)
+            lo = np.nanmin(filled, axis=axis)
+            hi = np.nanmax(filled, axis=axis)
+    return np.where(ok, med, np.nan), np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
+
+
+# --- Fig. 3 / C9: skill across folds -------------------------------------------------------------
+
+
+def skill_bars(summary: pd.DataFrame, out_dir: Path, reference: str = "obs", name: str = "skill_bars.png"):
+    """Pearson r and SDR of every constraint and view: bars = median, whiskers = [min, max] across folds."""
+    sub = summary[summary["reference"] == reference]
+    if sub.empty:
+        return None
+    targets = list(dict.fromkeys(sub["target"]))
+    views = [v for v in (*VIEWS, "spatial") if (sub["view"] == v).any()]
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(targets) * 2), 3.8))
+    width = 0.8 / len(views)
+    x = np.arange(len(targets))
+    for ax, metric, ref_line, label in (
+        (axes[0], "r", None, "Pearson r (-)"),
+        (axes[1], "sdr", 1.0, "SDR = sd(model) / sd(reference) (-)"),
+    ):
+        for i, v in enumerate(views):
+            med, lo, hi = [], [], []
+            for t in targets:
+                r = sub[(sub["target"] == t) & (sub["view"] == v) & (sub["metric"] == metric)]
+                if r.empty:
+                    med.append(np.nan), lo.append(np.nan), hi.append(np.nan)
+                else:
+                    med.append(r["median"].iloc[0]), lo.append(r["min"].iloc[0]), hi.append(r["max"].iloc[0])
+            med, lo, hi = map(np.asarray, (med, lo, hi))
+            err = np.vstack([np.clip(med - lo, 0, None), np.clip(hi - med, 0, None)])
+            ax.bar(
+                x + (i - (len(views) - 1) / 2) * width,
+                med,
+                width,
+                yerr=err,
+                capsize=2,
+                color=VIEW_COLOURS[v],
+                label=VIEW_LABELS.get(v, "across cells"),
+            )
+        if ref_line is not None:
+            ax.axhline(ref_line, color="k", lw=0.8, ls="--")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xticks(x, targets, rotation=30, ha="right")
+        ax.set_ylabel(label)
+        ax.set_title(f"{'Pearson r' if metric == 'r' else 'SDR'} against {reference}")
+    axes[0].set_ylim(min(-0.1, np.nanmin(sub[sub.metric == "r"]["min"].to_numpy(), initial=0) - 0.05), 1.05)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"Skill of the area-weighted mean over test cells (median and [min, max] across folds; {reference})")
+    fig.tight_layout()
+    return _save(fig, out_dir / name)
+
+
+# --- C1-C8: series of model vs data ----------------------------------------------------------------
+
+
+def constraint_series(monthly: xr.Dataset, key: str, out_dir: Path):
+    """Monthly values, mean seasonal cycle and anomalies of the area-weighted mean over test cells."""
+    if f"obs_{key}" not in monthly:
+        return None
+    months = pd.DatetimeIndex(monthly["month"].values)
+    area = monthly["cell_area"].values
+    model = monthly[f"model_{CONSTRAINT_OUTPUT[key]}"].values  # (F, M, N)
+    obs = monthly[f"obs_{key}"].values
+    s, o = prepare(
+        key, np.moveaxis(model, 0, 1), np.broadcast_to(obs[:, None, :], np.moveaxis(model, 0, 1).shape), months
+    )
+    sm = area_weighted_mean(s, area, axis=-1)  # (M, F)
+    om = area_weighted_mean(o, area, axis=-1)[:, 0]
+    unit = _unit(key, "constraint")
+    title = str(cf_attrs(key, "constraint")["long_name"])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), gridspec_kw={"width_ratios": [2.2, 1, 2.2]})
+    for ax, v in zip(axes, VIEWS, strict=True):
+        if v == "msc":
+            ms, mo, x = msc(sm, months), msc(om, months), np.arange(1, 13)
+        elif v == "anomaly":
+            ms, mo, x = anomalies(sm, months), anomalies(om, months), months
+        else:
+            ms, mo, x = sm, om, months
+        med, lo, hi = _range(ms, axis=1)
+        ax.fill_between(x, lo, hi, color=MODEL_COLOUR, alpha=0.25, lw=0, label="model [min, max] across folds")
+        ax.plot(x, med, color=MODEL_COLOUR, lw=1.4, label="model (median of folds)")
+        ax.plot(x, mo, color=OBS_COLOUR, lw=1.2, ls="-", marker="." if v != "monthly" else None, label="observations")
+        r = pearson_r(med, mo, axis=0)
+        ax.set_title(f"{VIEW_LABELS[v]} (r = {float(r):.2f})", fontsize=10)
+        ax.set_ylabel(unit)
+        if v == "msc":
+            ax.set_xticks(range(1, 13), MONTH_LETTERS)
+            ax.set_xlabel("month")
+        else:
+            ax.set_xlabel("time")
+            ax.tick_params(axis="x", labelrotation=30)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{key}: {title} (area-weighted mean over test cells)")
+    fig.tight_layout()
+    return _save(fig, out_dir / f"series_{key}.png")
+
+
+# --- maps ---------------------------------------------------------------------------------------
+
+
+def _grid(maps: xr.Dataset, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lat = np.atleast_1d(np.asarray(maps.attrs["grid_lat"], dtype=np.float64))
+    lon = np.atleast_1d(np.asarray(maps.attrs["grid_lon"], dtype=np.float64))
+    g = np.full((len(lat), len(lon)), np.nan)
+    g[maps["lat_index"].values, maps["lon_index"].values] = values
+    return lat, lon, g
+
+
+def _edges(c: np.ndarray) -> np.ndarray:
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.r_[c[0] - (c[1] - c[0]) / 2, mid, c[-1] + (c[-1] - c[-2]) / 2]
+
+
+def _map(ax, fig, maps, values, title, unit, cmap="viridis", vmin=None, vmax=None, centred=False):
+    lat, lon, g = _grid(maps, values)
+    finite = g[np.isfinite(g)]
+    if finite.size and vmin is None:
+        vmin, vmax = np.percentile(finite, [2, 98])
+        if centred:
+            m = max(abs(vmin), abs(vmax)) or 1.0
+            vmin, vmax = -m, m
+        if vmin == vmax:
+            vmin, vmax = vmin - 1e-6, vmax + 1e-6
+    mesh = ax.pcolormesh(
+        _edges(lon), _edges(lat), np.ma.masked_invalid(g), cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
+    )
+    ax.set_facecolor("#e8eef5")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.set_aspect("equal", adjustable="box")
+    cb = fig.colorbar(mesh, ax=ax, shrink=0.85)
+    cb.set_label(unit)
+    return mesh
+
+
+def annual_maps(maps: xr.Dataset, out_dir: Path):
+    """Fig. 4: mean annual GPP and NEE (ensemble median), gC m-2 yr-1."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    gpp = _range(maps["model_gpp"].values)[0] * DAYS_PER_YEAR
+    nee = _range(maps["model_nee"].values)[0] * DAYS_PER_YEAR
+    _map(axes[0], fig, maps, gpp, "mean annual GPP (ensemble median)", "gC m-2 yr-1", cmap="YlGn")
+    _map(
+        axes[1],
+        fig,
+        maps,
+        nee,
+        "mean annual NEE (ensemble median; < 0 = sink)",
+        "gC m-2 yr-1",
+        cmap="RdBu_r",
+        centred=True,
+    )
+    fig.suptitle("Mean annual carbon fluxes")
+    fig.tight_layout()
+    return _save(fig, out_dir / "maps_gpp_nee.png")
+
+
+def efficiency_maps(maps: xr.Dataset, out_dir: Path):
+    """Fig. 5: PUE, WUE, CUE and LUE maps (ensemble median)."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for ax, (k, (label, unit)) in zip(axes.ravel(), DIAGNOSTICS.items(), strict=True):
+        _map(ax, fig, maps, _range(maps[f"model_{k}"].values)[0], f"{k.upper()}: {label}", unit, cmap="viridis")
+    fig.suptitle("Derived efficiencies from mean annual fluxes (ensemble median)")
+    fig.tight_layout()
+    return _save(fig, out_dir / "maps_efficiency.png")
+
+
+EFFICIENCY_TERMS = {"pue": ("npp", "prec"), "wue": ("gpp", "tr"), "cue": ("npp", "gpp"), "lue": ("gpp", "apar")}
+
+
+def efficiency_table(maps: xr.Dataset) -> pd.DataFrame:
+    """Table 3: global efficiencies as ratios of area-weighted mean fluxes over the mapped cells,
+    median [min, max] across folds (truth too on a twin world)."""
+    area = maps["cell_area"].values.astype(np.float64)
+
+    def glob(v: np.ndarray) -> np.ndarray:  # (..., cells) -> (...)
+        v = np.asarray(v, dtype=np.float64)
+        return np.nansum(v * area, axis=-1) / np.nansum(np.where(np.isfinite(v), area, 0.0), axis=-1)
+
+    recs = []
+    for k, (label, unit) in DIAGNOSTICS.items():
+        num, den = EFFICIENCY_TERMS[k]
+        den_v = maps["prec"].values[None] if den == "prec" else maps[f"model_{den}"].values
+        per_fold = glob(maps[f"model_{num}"].values) / glob(den_v)
+        rec = {
+            "diagnostic": k.upper(),
+            "definition": label,
+            "units": unit,
+            "median": float(np.median(per_fold)),
+            "min": float(np.min(per_fold)),
+            "max": float(np.max(per_fold)),
+        }
+        t_num, t_den = f"truth_{num}", ("prec" if den == "prec" else f"truth_{den}")
+        if t_num in maps and t_den in maps:
+            rec["truth"] = float(glob(maps[t_num].values) / glob(maps[t_den].values))
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+# --- constants ----------------------------------------------------------------------------------
+
+
+def constants_figure(constants: pd.DataFrame, out_dir: Path):
+    """Learned Q10 and beta_CO2 (as % per 100 ppm) across folds, with truth and the priors."""
+    c = constants.set_index("constant")
+    fold_cols = [col for col in constants.columns if col.startswith("fold_")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    spec = (("q10", 1.0, "Q10 (-)", (1.5, 0.3)), ("beta_co2", 1e4, "beta_CO2 (% per 100 ppm)", (15.0, 5.0)))
+    for ax, (k, scale, label, prior) in zip(axes, spec, strict=True):
+        vals = np.array([c.loc[k, f] for f in fold_cols], dtype=float) * scale
+        folds = [int(f.split("_")[1]) for f in fold_cols]
+        ax.axhspan(prior[0] - prior[1], prior[0] + prior[1], color="#999", alpha=0.2, label="prior mean +- sd")
+        ax.scatter(folds, vals, color=MODEL_COLOUR, zorder=3, label="fold")
+        ax.axhline(np.median(vals), color=MODEL_COLOUR, lw=1, label="median across folds")
+        if "truth" in c.columns and np.isfinite(c.loc[k, "truth"]):
+            ax.axhline(c.loc[k, "truth"] * scale, color=TRUTH_COLOUR, ls="--", lw=1.5, label="truth (twin world)")
+        ax.set_xlabel("fold")
+        ax.set_ylabel(label)
+        ax.set_xticks(folds)
+        ax.set_title(f"learned {label.split(' (')[0]}")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Learned global constants across folds")
+    fig.tight_layout()
+    return _save(fig, out_dir / "constants.png")
+
+
+# --- Fig. 6: regional mean seasonal cycles --------------------------------------------------------
+
+
+def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, pd.DataFrame]:
+    """Mean seasonal cycles of GPP, TER and NEE per TransCom region, and r / R2 tables."""
+    from ..evaluation.metrics import r_squared
+
+    months = pd.DatetimeIndex(regional["month"].values)
+    keep = [i for i in range(regional.sizes["region"]) if int(regional["n_cells"].values[i]) > 0]
+    if not keep:
+        return None, pd.DataFrame()
+    keys = ("gpp", "ter", "nee")
+    fig, axes = plt.subplots(len(keep), 3, figsize=(11, 2.0 * len(keep) + 0.8), squeeze=False)
+    recs = []
+    for row, i in enumerate(keep):
+        code = str(regional["region"].values[i])
+        name = str(regional["region_name"].values[i])
+        for col, k in enumerate(keys):
+            ax = axes[row, col]
+            model = regional[f"model_{k}"].values[:, i, :]  # (F, M)
+            m_msc = msc(model.T, months)  # (12, F)
+            med, lo, hi = _range(m_msc, axis=1)
+            x = np.arange(1, 13)
+            ax.fill_between(x, lo, hi, color=MODEL_COLOUR, alpha=0.25, lw=0)
+            ax.plot(x, med, color=MODEL_COLOUR, lw=1.4, label="model")
+            for ref, colour in (("obs", OBS_COLOUR), ("truth", TRUTH_COLOUR)):
+                if f"{ref}_{k}" in regional:
+                    series = regional[f"{ref}_{k}"].values[i]
+                    if not np.isfinite(series).any():
+                        continue
+                    ref_msc = msc(series, months)
+                    ax.plot(x, ref_msc, color=colour, lw=1.2, ls="--" if ref == "truth" else "-", label=ref)
+                    recs.append(
+                        {
+                            "region": code,
+                            "name": name,
+                            "flux": k,
+                            "reference": ref,
+                            "r": float(pearson_r(med, ref_msc, axis=0)),
+                            "R2": float(r_squared(med, ref_msc, axis=0)),
+                        }
+                    )
+            ax.set_xticks(x, MONTH_LETTERS, fontsize=7)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(f"{k.upper()} (gC m-2 d-1)", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{code}\n(gC m-2 d-1)", fontsize=8)
+            if row == 0 and col == 2:
+                ax.legend(fontsize=7)
+    fig.suptitle("Mean seasonal cycles per TransCom land region (model: median and [min, max] across folds)")
+    fig.tight_layout()
+    return _save(fig, out_dir / "regional_msc.png"), pd.DataFrame(recs)
+
+
+# --- Fig. 7: daily rain pulses at one cell --------------------------------------------------------
+
+
+def transition_window(prec: np.ndarray, length: int = 150) -> slice:
+    """Days around the strongest dry-to-wet transition: where the 30-day mean precipitation jumps
+    most from the preceding 30 days (after the first 60 days)."""
+    p = np.nan_to_num(np.asarray(prec, dtype=np.float64))
+    n = len(p)
+    if n <= length:
+        return slice(0, n)
+    c = np.r_[0.0, np.cumsum(p)]
+    w = 30
+    t = np.arange(w, n - w)
+    after = (c[t + w] - c[t]) / w
+    before = (c[t] - c[t - w]) / w
+    score = after - before - 2.0 * before  # rising rain after a dry spell
+    start_min = min(60, n - length)
+    valid = t >= start_min
+    t0 = int(t[valid][np.argmax(score[valid])]) if valid.any() else start_min
+    a = max(0, min(t0 - length // 3, n - length))
+    return slice(a, a + length)
+
+
+def daily_cell(daily: xr.Dataset, out_dir: Path):
+    """Daily NEE, NPP and Rh against precipitation around a dry-to-wet transition (Birch effect)."""
+    time = pd.DatetimeIndex(daily["time"].values)
+    prec = daily["prec"].values
+    win = transition_window(prec)
+    t = time[win]
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True)
+    for ax, k in zip(axes, ("nee", "npp", "rh"), strict=True):
+        v = daily[f"model_{k}"].values[:, win]
+        med, lo, hi = _range(v, axis=0)
+        ax.fill_between(t, lo, hi, color=MODEL_COLOUR, alpha=0.25, lw=0)
+        ax.plot(t, med, color=MODEL_COLOUR, lw=1.3, label=f"model {k.upper()} (median of folds)")
+        if f"truth_{k}" in daily:
+            ax.plot(t, daily[f"truth_{k}"].values[win], color=TRUTH_COLOUR, lw=1, ls="--", label=f"truth {k.upper()}")
+        ax.set_ylabel(f"{k.upper()} (gC m-2 d-1)")
+        ax2 = ax.twinx()
+        ax2.bar(t, prec[win], color="#4dabf7", alpha=0.5, width=1.0, label="precipitation")
+        ax2.set_ylabel("precipitation (mm d-1)")
+        ax2.invert_yaxis()
+        ax.set_zorder(ax2.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[-1].set_xlabel("date")
+    fig.suptitle(
+        f"Daily fluxes and precipitation at {latlon(daily.attrs['lat'], daily.attrs['lon'])} (dry-to-wet transition)"
+    )
+    fig.tight_layout()
+    return _save(fig, out_dir / "daily_cell.png")
+
+
+# --- twin world: truth vs model ------------------------------------------------------------------
+
+TRUTH_PANEL_KEYS = ("gpp", "ter", "rh", "ra", "nee", "npp", "tr", "et", "sm", "tws", "runoff", "fapar")
+
+
+def truth_scatter(monthly: xr.Dataset, out_dir: Path):
+    """Monthly model (ensemble median) against the hidden truth at test cells, per output."""
+    keys = [k for k in TRUTH_PANEL_KEYS if f"truth_{k}" in monthly and f"model_{k}" in monthly]
+    if not keys:
+        return None
+    ncol = 4
+    nrow = int(np.ceil(len(keys) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12, 3 * nrow), squeeze=False)
+    for ax, k in zip(axes.ravel(), keys, strict=False):
+        model = _range(monthly[f"model_{k}"].values)[0].ravel()
+        truth = monthly[f"truth_{k}"].values.ravel()
+        ok = np.isfinite(model) & np.isfinite(truth)
+        ax.scatter(truth[ok], model[ok], s=3, alpha=0.4, color=MODEL_COLOUR)
+        if ok.any():
+            lo, hi = float(min(truth[ok].min(), model[ok].min())), float(max(truth[ok].max(), model[ok].max()))
+            ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+        r = float(pearson_r(model, truth, axis=0))
+        unit = _unit(k)
+        ax.set_title(f"{k} (r = {r:.2f})", fontsize=10)
+        ax.set_xlabel(f"truth ({unit})", fontsize=8)
+        ax.set_ylabel(f"model ({unit})", fontsize=8)
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_visible(False)
+    fig.suptitle("Twin world: monthly model (median of folds) vs hidden truth at test cells")
+    fig.tight_layout()
+    return _save(fig, out_dir / "truth_scatter.png")
+
+
+def truth_maps(maps: xr.Dataset, out_dir: Path):
+    """Mean annual GPP and NEE: hidden truth beside the model."""
+    if "truth_gpp" not in maps or "truth_nee" not in maps:
+        return None
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for row, (k, cmap, centred) in enumerate((("gpp", "YlGn", False), ("nee", "RdBu_r", True))):
+        model = _range(maps[f"model_{k}"].values)[0] * DAYS_PER_YEAR
+        truth = maps[f"truth_{k}"].values * DAYS_PER_YEAR
+        both = np.r_[model[np.isfinite(model)], truth[np.isfinite(truth)]]
+        vmin, vmax = np.percentile(both, [2, 98]) if both.size else (0, 1)
+        if centred:
+            m = max(abs(vmin), abs(vmax)) or 1.0
+            vmin, vmax = -m, m
+        _map(axes[row, 0], fig, maps, truth, f"truth: mean annual {k.upper()}", "gC m-2 yr-1", cmap, vmin, vmax)
+        _map(axes[row, 1], fig, maps, model, f"model: mean annual {k.upper()}", "gC m-2 yr-1", cmap, vmin, vmax)
+    fig.suptitle("Twin world: hidden truth vs model (ensemble median)")
+    fig.tight_layout()
+    return _save(fig, out_dir / "truth_maps.png")
+
+
+def constraint_keys(monthly: xr.Dataset) -> list[str]:
+    """Constraints with observations in the evaluation (order of the schema)."""
+    return [k for k in CONSTRAINT_KEYS if k != "cue" and f"obs_{k}" in monthly]
