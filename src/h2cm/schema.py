@@ -168,16 +168,69 @@ WATER_STATE_KEYS: tuple[str, ...] = ("swe", "sm", "gw")
 # Outputs the training loss reads (MODEL_SPEC section 6): the "loss" output mode stores only these.
 LOSS_OUTPUT_KEYS: tuple[str, ...] = ("tws", "swe", "et", "runoff", "fapar", "gpp", "npp", "nee")
 
+# Static input features (the ``feature`` coordinate of the cube's ``static`` variable). The twin
+# world (``h2cm synth``) writes exactly these 30, in this order; imported cubes may carry others.
+_F = "static"
+_LC = (
+    ("enf", "evergreen needleleaf forest"),
+    ("ebf", "evergreen broadleaf forest"),
+    ("dnf", "deciduous needleleaf forest"),
+    ("dbf", "deciduous broadleaf forest"),
+    ("mf", "mixed forest"),
+    ("csh", "closed shrubland"),
+    ("osh", "open shrubland"),
+    ("wsa", "woody savanna"),
+    ("sav", "savanna"),
+    ("gra", "grassland"),
+    ("wet", "permanent wetland"),
+    ("cro", "cropland"),
+    ("urb", "urban and built-up land"),
+    ("cvm", "cropland / natural vegetation mosaic"),
+    ("snow", "permanent snow and ice"),
+    ("bar", "barren"),
+)
+STATIC_FEATURES: tuple[Variable, ...] = (
+    _V("land_fraction", _F, "1", "land fraction of the grid cell", "land_area_fraction", 0.0, 1.0),
+    _V("elevation", _F, "m", "mean surface elevation", "surface_altitude", -500.0, 9000.0),
+    _V("elevation_std", _F, "m", "sub-grid standard deviation of elevation", None, 0.0, 5000.0),
+    *(_V(f"lc_{code}", _F, "1", f"fraction of land covered by {name} (IGBP)", None, 0.0, 1.0) for code, name in _LC),
+    _V("tree_cover", _F, "1", "tree cover fraction", None, 0.0, 1.0),
+    _V("sand", _F, "1", "soil sand mass fraction", None, 0.0, 1.0),
+    _V("silt", _F, "1", "soil silt mass fraction", None, 0.0, 1.0),
+    _V("clay", _F, "1", "soil clay mass fraction", None, 0.0, 1.0),
+    _V("soil_organic_carbon", _F, "kg m-2", "soil organic carbon stock (0-1 m)", None, 0.0, 200.0),
+    _V("bulk_density", _F, "kg m-3", "soil bulk density", None, 500.0, 2200.0),
+    _V("coarse_fragments", _F, "1", "volume fraction of coarse fragments in the soil", None, 0.0, 1.0),
+    _V("soil_depth", _F, "m", "depth to bedrock (capped at 2 m)", None, 0.0, 2.0),
+    _V("field_capacity", _F, "1", "volumetric water content at field capacity", None, 0.0, 0.7),
+    _V("wilting_point", _F, "1", "volumetric water content at the wilting point", None, 0.0, 0.5),
+    _V("water_holding_capacity", _F, "mm", "plant-available water holding capacity", None, 0.0, 1000.0),
+)
+STATIC_FEATURE_KEYS: tuple[str, ...] = tuple(v.key for v in STATIC_FEATURES)
+MONTHLY_CONSTRAINT_KEYS: tuple[str, ...] = tuple(k for k in CONSTRAINT_KEYS if k not in STATIC_CONSTRAINT_KEYS)
+
+# The cube on disk (docs/architecture.md, docs/data.md).
+CUBE_VERSION = 1
+CUBE_DIMS: tuple[str, ...] = ("time", "month", "lat", "lon", "feature")
+COORD_ATTRS: dict[str, dict[str, str]] = {
+    "lat": {"units": "degrees_north", "long_name": "latitude", "standard_name": "latitude", "axis": "Y"},
+    "lon": {"units": "degrees_east", "long_name": "longitude", "standard_name": "longitude", "axis": "X"},
+    "time": {"long_name": "time (day)", "standard_name": "time", "axis": "T"},
+    "month": {"long_name": "first day of the calendar month", "standard_name": "time"},
+    "feature": {"long_name": "static feature name"},
+}
+
 VARIABLES: dict[str, dict[str, Variable]] = {
     "forcing": {v.key: v for v in FORCING},
     "constraint": {v.key: v for v in CONSTRAINTS},
     "ancillary": {v.key: v for v in ANCILLARY},
     "output": {v.key: v for v in OUTPUTS + STATIC_PARAMETERS + CONSTANTS},
+    "static": {v.key: v for v in STATIC_FEATURES},
 }
 
 
 def variable(key: str, role: str = "output") -> Variable:
-    """Look up a variable by key within a role group (forcing, constraint, ancillary, output)."""
+    """Look up a variable by key within a role group (forcing, constraint, ancillary, output, static)."""
     try:
         return VARIABLES[role][key]
     except KeyError:
