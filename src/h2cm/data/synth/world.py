@@ -8,7 +8,6 @@ renamed into place (or converted to NetCDF when ``out`` ends in ``.nc``).
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,7 +245,6 @@ def make_twin_world(
         raise ValueError(f"unknown world size {size!r}; expected one of {', '.join(SIZES)}")
     spec = SIZES[size]
     out = Path(out)
-    t0 = _time.perf_counter()
     geo = load_geography()
     rows, cols, mask = world_grid(spec, geo)
     time = pd.date_range(spec.start, spec.end, freq="D")
