@@ -88,6 +88,16 @@ def run_bench(
         cases += [("forward_plain", forward_plain), ("train_plain", train_plain), ("inference_plain", inference_plain)]
     for name, fn in cases:
         res[name] = round(n / _timed(fn, repeat), 1)
+    if compile:
+        t0 = time.perf_counter()
+        model.compile_day(True)
+        forward(), train(), inference()  # compile every variant once
+        res["compile_seconds"] = round(time.perf_counter() - t0, 1)
+        for name, fn in cases[:3]:
+            res[f"{name}_compiled"] = round(n / _timed(fn, repeat), 1)
+        model.compile_day(False)
+        if plain:
+            res["speedup_train_compiled"] = round(res["train_compiled"] / res["train_plain"], 3)
     if plain:
         res["speedup_forward"] = round(res["forward"] / res["forward_plain"], 3)
         res["speedup_train"] = round(res["train"] / res["train_plain"], 3)
@@ -137,7 +147,9 @@ def _memory_probe(batch: int, days: int, threads: int, chunk_days: int | None) -
 
 
 def run(args) -> int:
-    res = run_bench(args.batch, args.days, args.threads, args.repeat, args.chunk_days, plain=not args.no_plain)
+    res = run_bench(
+        args.batch, args.days, args.threads, args.repeat, args.chunk_days, plain=not args.no_plain, compile=args.compile
+    )
     if args.memory_days:
         res["memory"] = train_step_memory(args.batch, args.memory_days, args.threads, args.chunk_days)
     if args.json:
@@ -161,5 +173,6 @@ def register(sub) -> None:
         help="also measure peak memory of one training step over this many days (e.g. 6940)",
     )
     p.add_argument("--no-plain", action="store_true", help="skip the plain reference path")
+    p.add_argument("--compile", action="store_true", help="also measure the torch.compile'd day step (*_compiled)")
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(func=run)

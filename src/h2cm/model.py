@@ -15,6 +15,7 @@ with the chunk, not with the run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -33,9 +34,10 @@ from .networks import (
     CouplingNet,
     GlobalConstants,
     GuidedLSTMs,
-    LSTMState,
     StaticNet,
+    coupling_day,
     input_names,
+    lstm_day,
 )
 from .physics import Constants, DailyParams, DayForcing, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
@@ -227,46 +229,54 @@ class H2CM(nn.Module):
         exo = torch.cat([self.zscore_forcing(forcing), code.unsqueeze(0).expand(days, -1, -1)], dim=-1)
         exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
         phys_days = forcing.permute(0, 2, 1).unbind(0)  # (5, B) per day
-        w, b, w_out, b_out = self.lstms.fused_weights()
-        w1 = self.coupling.masked_weight()
+        weights = DayWeights(*self.lstms.fused_weights(), *self.coupling.fused_weights())
         if isinstance(out, str):
             out = forcing.new_empty(days, len(keys), batch)
         rows = [] if out is None else None
-        lstm = LSTMState(state.h, state.c)
-        water = WaterState(state.swe, state.sm, state.gw)
-        fapar, npp = state.fapar, state.npp
+        carry = tuple(state)
+        day = self._day_fn
+        compiled = day is not hybrid_day
         for t in range(days):
-            sm_rel = water.sm / sp.smmax
-            s = torch.stack([sm_rel, water.swe * SWE_SCALE, water.gw * GW_SCALE, fapar, npp], dim=-1)
-            u = torch.cat([s, exo_days[t]], dim=-1)
-            raw, lstm = self.lstms.day(u, lstm, w, b, w_out, b_out)
-            sig = torch.sigmoid(raw)
-            spl = F.softplus(raw)
-            alpha_wue, alpha_t = self.coupling.day(u, w1)
-            params = DailyParams(
-                alpha_smelt=spl[0, :, 0],
-                alpha_rsoil=sig[0, :, 1],
-                alpha_rgw=sig[0, :, 2],
-                alpha_t=alpha_t,
-                alpha_es=sig[2, :, 1],
-                alpha_wue=alpha_wue,
-                cue=sig[1, :, 0],
-                rb=spl[2, :, 0],
-                fapar=sig[1, :, 1],
-            )
-            p = phys_days[t]
-            frc = DayForcing(p[_PHYS["rn"]], p[_PHYS["prec"]], p[_PHYS["tair"]], p[_PHYS["co2"]])
-            water, fluxes = physics.day_step(water, frc, params, sp, k)
-            fapar, npp = params.fapar, fluxes["npp"]
+            exo_t, phys_t = exo_days[t], phys_days[t]
+            if compiled:  # fresh tensors, so the compiled step never guards on views' storage offsets
+                exo_t, phys_t = exo_t.clone(), phys_t.clone()
+            carry, values = day(carry, exo_t, phys_t, weights, sp, k, keys)
             if keys:
-                values = _collect(keys, fluxes, params)
                 if out is None:
-                    rows.append(torch.stack(values))
+                    rows.append(values)
                 else:
-                    torch.stack(values, out=out[t])
+                    out[t] = values
         if out is None:
             out = torch.stack(rows) if rows else forcing.new_empty(days, 0, batch)
-        return out, ModelState(water.swe, water.sm, water.gw, fapar, npp, lstm.h, lstm.c)
+        return out, ModelState(*carry)
+
+    # --- compilation --------------------------------------------------------------------------
+
+    @property
+    def _day_fn(self):
+        return self.__dict__.get("_compiled_day") or hybrid_day
+
+    def compile_day(self, enabled: bool = True, dynamic: bool | None = True) -> bool:
+        """Use ``torch.compile`` for the per-day step (fuses its ~100 small operations).
+
+        Returns whether compilation is active. Compilation happens lazily on the first call
+        (tens of seconds; cached on disk by inductor afterwards). If the compiler is unavailable
+        the model stays eager.
+        """
+        if not enabled:
+            self.__dict__.pop("_compiled_day", None)
+            return False
+        try:
+            import torch._dynamo
+
+            # grad on/off x first day (state without grad) x output sets: a handful of variants
+            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 32)
+            self.__dict__["_compiled_day"] = torch.compile(hybrid_day, dynamic=dynamic, fullgraph=True)
+        except Exception as err:  # pragma: no cover - depends on the platform's compiler
+            warnings.warn(f"torch.compile unavailable ({err}); running eagerly", stacklevel=2)
+            self.__dict__.pop("_compiled_day", None)
+            return False
+        return True
 
     # --- the straightforward reference path --------------------------------------------------
 
@@ -339,6 +349,55 @@ class H2CM(nn.Module):
                 collected[key].append(fluxes[key] if key in fluxes else res[key])
         outs = {key: torch.stack(v) for key, v in collected.items()}
         return outs, ModelState(swe, sm, gw, fapar, npp, torch.stack(h), torch.stack(c))
+
+
+class DayWeights(NamedTuple):
+    """Guided, fused network weights for one chunk of days (see :mod:`h2cm.networks`)."""
+
+    w: Tensor
+    b: Tensor
+    w_out: Tensor
+    b_out: Tensor
+    w1: Tensor
+    b1: Tensor
+    w2: Tensor
+    b2: Tensor
+    w3: Tensor
+    b3: Tensor
+
+
+def hybrid_day(carry, exo_t: Tensor, phys_t: Tensor, nw: DayWeights, sp: StaticParams, k: Constants, keys):
+    """One day of the hybrid model: networks (from yesterday's states) -> parameters -> physics.
+
+    carry: the fields of :class:`ModelState` as a tuple; exo_t: (B, 5 + code) z-scored forcing
+    and code; phys_t: (5, B) forcing in physical units. Returns (new carry, (n_keys, B) outputs).
+    A pure function of tensors, so it can be compiled as one graph.
+    """
+    swe, sm, gw, fapar, npp, h, c = carry
+    sm_rel = sm / sp.smmax
+    s = torch.stack([sm_rel, swe * SWE_SCALE, gw * GW_SCALE, fapar, npp], dim=-1)
+    u = torch.cat([s, exo_t], dim=-1)
+    raw, h, c = lstm_day(u, h, c, nw.w, nw.b, nw.w_out, nw.b_out)
+    sig = torch.sigmoid(raw)
+    spl = F.softplus(raw)
+    alpha_wue, alpha_t = coupling_day(u, nw.w1, nw.b1, nw.w2, nw.b2, nw.w3, nw.b3)
+    params = DailyParams(
+        alpha_smelt=spl[0, :, 0],
+        alpha_rsoil=sig[0, :, 1],
+        alpha_rgw=sig[0, :, 2],
+        alpha_t=alpha_t,
+        alpha_es=sig[2, :, 1],
+        alpha_wue=alpha_wue,
+        cue=sig[1, :, 0],
+        rb=spl[2, :, 0],
+        fapar=sig[1, :, 1],
+    )
+    frc = DayForcing(phys_t[_PHYS["rn"]], phys_t[_PHYS["prec"]], phys_t[_PHYS["tair"]], phys_t[_PHYS["co2"]])
+    water, fluxes = physics.day_step(WaterState(swe, sm, gw), frc, params, sp, k)
+    values = torch.stack(_collect(keys, fluxes, params)) if keys else None
+    # fAPAR is a strided view of the heads' output; carry a contiguous copy so that every day sees
+    # inputs of the same layout (a compiled step would otherwise specialise on the first day's)
+    return (water.swe, water.sm, water.gw, params.fapar.contiguous(), fluxes["npp"], h, c), values
 
 
 def _allowed_indices(network: str, names: tuple[str, ...]) -> list[int]:

@@ -131,12 +131,17 @@ class CouplingNet(nn.Module):
     def masked_weight(self) -> Tensor:
         return self.w1 * self.in_mask
 
-    def day(self, u: Tensor, w1: Tensor) -> tuple[Tensor, Tensor]:
-        """u: (B, n_inputs) per-day inputs; w1: :meth:`masked_weight`. Returns (alpha_wue, alpha_t)."""
-        a1 = F.leaky_relu(torch.addmm(self.b1, u, w1), LEAKY_SLOPE)
-        a2 = F.leaky_relu(self.fc2(a1), LEAKY_SLOPE)
-        raw = self.fc3(a2)
-        return F.softplus(raw[:, 0]), torch.sigmoid(raw[:, 1])
+    def fused_weights(self) -> tuple[Tensor, ...]:
+        """(w1, b1, w2, b2, w3, b3) with guidance applied; compute once per chunk of days."""
+        return self.masked_weight(), self.b1, self.fc2.weight, self.fc2.bias, self.fc3.weight, self.fc3.bias
+
+
+def coupling_day(u: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, w3: Tensor, b3: Tensor):
+    """One day of the coupling net. u: (B, n_inputs). Returns (alpha_wue, alpha_t)."""
+    a1 = F.leaky_relu(torch.addmm(b1, u, w1), LEAKY_SLOPE)
+    a2 = F.leaky_relu(F.linear(a1, w2, b2), LEAKY_SLOPE)
+    raw = F.linear(a2, w3, b3)
+    return F.softplus(raw[:, 0]), torch.sigmoid(raw[:, 1])
 
 
 class LSTMState(NamedTuple):
@@ -180,16 +185,6 @@ class GuidedLSTMs(nn.Module):
         w = torch.cat([self.w_h, self.w_in * self.in_mask], dim=1) * self.gate_scale
         return w, self.bias * self.gate_scale, self.w_out * self.out_mask, self.b_out * self.out_mask
 
-    def day(self, u: Tensor, state: LSTMState, w: Tensor, b: Tensor, w_out: Tensor, b_out: Tensor):
-        """One day of all three LSTMs. u: (B, n_inputs). Returns (raw heads (3, B, n_out), state)."""
-        hsz = self.hidden
-        z = torch.cat([state.h, u.unsqueeze(0).expand(3, -1, -1)], dim=-1)
-        sig = torch.sigmoid(torch.baddbmm(b, z, w))
-        cand = sig[..., 3 * hsz :] * 2.0 - 1.0
-        c = torch.addcmul(sig[..., hsz : 2 * hsz] * state.c, sig[..., :hsz], cand)
-        h = sig[..., 2 * hsz : 3 * hsz] * fast_tanh(c)
-        return torch.baddbmm(b_out, h, w_out), LSTMState(h, c)
-
     def network_weights(self, index: int) -> dict[str, Tensor]:
         """One network's weights in standard LSTM form (input, hidden, bias, head), unscaled."""
         name = LSTM_NAMES[index]
@@ -201,3 +196,18 @@ class GuidedLSTMs(nn.Module):
             "w_out": self.w_out[index, :, :n],
             "b_out": self.b_out[index, 0, :n],
         }
+
+
+def lstm_day(u: Tensor, h: Tensor, c: Tensor, w: Tensor, b: Tensor, w_out: Tensor, b_out: Tensor):
+    """One day of all three LSTMs with :meth:`GuidedLSTMs.fused_weights`: one batched matmul for
+    the gates, one sigmoid, one batched matmul for the heads.
+
+    u: (B, n_inputs); h, c: (3, B, H). Returns (raw heads (3, B, n_out), h, c).
+    """
+    hsz = h.shape[-1]
+    z = torch.cat([h, u.unsqueeze(0).expand(3, -1, -1)], dim=-1)
+    sig = torch.sigmoid(torch.baddbmm(b, z, w))
+    cand = sig[..., 3 * hsz :] * 2.0 - 1.0
+    c = torch.addcmul(sig[..., hsz : 2 * hsz] * c, sig[..., :hsz], cand)
+    h = sig[..., 2 * hsz : 3 * hsz] * fast_tanh(c)
+    return torch.baddbmm(b_out, h, w_out), h, c
