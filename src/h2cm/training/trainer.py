@@ -207,7 +207,7 @@ class FoldTrainer:
         self.opt.zero_grad(set_to_none=True)
         terms = self._forward_terms(self.train_data.subset(idx), grad=True)
         total = terms["total"]
-        if not bool(torch.isfinite(total)):
+        if not bool(torch.isfinite(total.detach())):
             return None
         params = [p for p in self.model.parameters() if p.requires_grad]
         if total.requires_grad:
@@ -219,7 +219,7 @@ class FoldTrainer:
             if self.cfg.train.grad_clip_value:
                 torch.nn.utils.clip_grad_value_(params, self.cfg.train.grad_clip_value)
             self.opt.step()
-        return {k: float(v) for k, v in terms.items()}
+        return {k: float(v.detach()) for k, v in terms.items()}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
