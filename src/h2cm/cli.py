@@ -17,6 +17,10 @@ from . import __version__
 VERBS: tuple[str, ...] = (
     "h2cm.simulate",
     "h2cm.bench",
+    "h2cm.data.synth",
+    "h2cm.data.check",
+    "h2cm.data.import_h2cm",
+    "h2cm.data.fluxnet",
     "h2cm.training.trainer",
     "h2cm.training.cv",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["forcing", "static", "constraint", "output", "parameter", "constant", "ancillary"]
+Role = Literal["forcing", "static", "constraint", "output", "parameter", "constant", "ancillary", "evaluation"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,17 @@ STATIC_FEATURES: tuple[Variable, ...] = (
     _V("water_holding_capacity", _F, "mm", "plant-available water holding capacity", None, 0.0, 1000.0),
 )
 STATIC_FEATURE_KEYS: tuple[str, ...] = tuple(v.key for v in STATIC_FEATURES)
+
+# Extra observations an importer keeps for evaluation only (never a training constraint), e.g.
+# a flux tower's ecosystem respiration and its daily series, dims (month | time, lat, lon).
+EVALUATION: tuple[Variable, ...] = (
+    _V("reco", "evaluation", "g m-2 d-1", "ecosystem respiration (carbon), monthly mean", None, -5.0, 50.0),
+    _V("et_daily", "evaluation", "mm d-1", "evapotranspiration, daily", None, -5.0, 30.0),
+    _V("gpp_daily", "evaluation", "g m-2 d-1", "gross primary productivity (carbon), daily", None, -10.0, 60.0),
+    _V("nee_daily", "evaluation", "g m-2 d-1", "net ecosystem exchange (carbon), daily", None, -60.0, 60.0),
+    _V("reco_daily", "evaluation", "g m-2 d-1", "ecosystem respiration (carbon), daily", None, -10.0, 60.0),
+)
+EVALUATION_KEYS: tuple[str, ...] = tuple(v.key for v in EVALUATION)
 MONTHLY_CONSTRAINT_KEYS: tuple[str, ...] = tuple(k for k in CONSTRAINT_KEYS if k not in STATIC_CONSTRAINT_KEYS)
 
 # The cube on disk (docs/architecture.md, docs/data.md).
@@ -226,11 +237,12 @@ VARIABLES: dict[str, dict[str, Variable]] = {
     "ancillary": {v.key: v for v in ANCILLARY},
     "output": {v.key: v for v in OUTPUTS + STATIC_PARAMETERS + CONSTANTS},
     "static": {v.key: v for v in STATIC_FEATURES},
+    "evaluation": {v.key: v for v in EVALUATION},
 }
 
 
 def variable(key: str, role: str = "output") -> Variable:
-    """Look up a variable by key within a role group (forcing, constraint, ancillary, output, static)."""
+    """Look up a variable by key within a role group (forcing, constraint, ancillary, output, static, evaluation)."""
     try:
         return VARIABLES[role][key]
     except KeyError:

@@ -150,7 +150,7 @@ class _Checker:
             self.error("static", "no 'feature' coordinate; expected the static feature names")
 
     def units(self) -> None:
-        for role in ("forcing", "constraint", "ancillary"):
+        for role in ("forcing", "constraint", "ancillary", "evaluation"):
             for key, var in VARIABLES[role].items():
                 if key not in self.ds or key == "static":
                     continue
@@ -210,7 +210,7 @@ class _Checker:
             return
         self._forcing_values(forcing, s)
         self._constraint_values(monthly, s)
-        self._static_values(s)
+        self._static_values(s, n_mask)
         if "cell_area_bad" in s and int(s["cell_area_bad"]):
             self.error("cell_area", f"{int(s['cell_area_bad'])} cells with area <= 0 or NaN; expected > 0 m2")
         self._periods(monthly)
@@ -262,7 +262,7 @@ class _Checker:
                     f"{off} values at grid points without forcing: the constraint grid does not match the forcing grid",
                 )
 
-    def _static_values(self, s: dict[str, np.ndarray]) -> None:
+    def _static_values(self, s: dict[str, np.ndarray], n_cells: int) -> None:
         if "static_n" not in s:
             return
         features = [str(f) for f in self.ds["feature"].values]
@@ -274,7 +274,7 @@ class _Checker:
                 self.error(label, "all NaN inside the land mask; expected values (drop the feature)")
                 continue
             lo, hi = float(s["static_min"][i]), float(s["static_max"][i])
-            if lo == hi:
+            if lo == hi and n_cells > 1:
                 self.warn(label, f"constant ({lo:g}) over all cells; expected variation (it carries no information)")
             var = VARIABLES["static"].get(name)
             if var and var.valid_min is not None and (lo < var.valid_min or hi > var.valid_max):

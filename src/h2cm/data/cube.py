@@ -192,8 +192,9 @@ def load_cells(
 # --- building -----------------------------------------------------------------------------------
 
 
-def _schema_attrs(key: str) -> dict[str, object] | None:
-    for role in ("forcing", "constraint", "ancillary"):
+def schema_attrs(key: str) -> dict[str, object] | None:
+    """CF attributes of a cube variable from the schema (None if the schema does not know it)."""
+    for role in ("forcing", "constraint", "ancillary", "evaluation"):
         if key in VARIABLES[role]:
             return VARIABLES[role][key].attrs()
     return None
@@ -204,7 +205,7 @@ def with_cf_attrs(ds: xr.Dataset) -> xr.Dataset:
     cube version; variables not in the schema keep their attributes."""
     ds = ds.copy()
     for key in ds.data_vars:
-        attrs = _schema_attrs(str(key))
+        attrs = schema_attrs(str(key))
         if attrs is not None:
             ds[key].attrs = {**ds[key].attrs, **attrs}
     for key, attrs in COORD_ATTRS.items():

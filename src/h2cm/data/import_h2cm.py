@@ -1,0 +1,209 @@
+"""Import the published H2CM training data (Zenodo record 16575309) into an h2cm cube.
+
+The store is one zarr store with one group per variable; each group holds a variable ``data``
+and attributes ``mean`` and ``std``. Groups and what they become:
+
+| group | cube variable | | group | cube variable |
+|---|---|---|---|---|
+| rn, prec, tair, vpd, co2 | same (daily forcing) | | fapar, gpp, nee | same (monthly) |
+| tws | tws | | nee_iav | nee_anomaly |
+| et_xbase | et | | cue | cue (static constraint) |
+| q_v2 | runoff | | static | static (30 features) |
+| swe_bc | swe | | grid_area, mask | cell_area, land_mask |
+
+Dimension names are recognised loosely (``latitude``/``lat``/``y``...), monthly constraints get
+their own ``month`` axis (first day of month; daily constraint series are averaged to months),
+temperatures in degC are converted to K, areas in km2 to m2. ``mean``/``std`` are kept as
+``h2cm_mean``/``h2cm_std`` attributes. Every grid is compared with the forcing grid; the result
+is validated before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from ..schema import FORCING_KEYS
+from .cube import CubeError, save_cube, schema_attrs, with_cf_attrs
+
+GROUPS: dict[str, str] = {
+    "rn": "rn",
+    "prec": "prec",
+    "tair": "tair",
+    "vpd": "vpd",
+    "co2": "co2",
+    "tws": "tws",
+    "et_xbase": "et",
+    "q_v2": "runoff",
+    "swe_bc": "swe",
+    "fapar": "fapar",
+    "gpp": "gpp",
+    "nee": "nee",
+    "nee_iav": "nee_anomaly",
+    "cue": "cue",
+    "static": "static",
+    "grid_area": "cell_area",
+    "mask": "land_mask",
+}
+REQUIRED_GROUPS = (*FORCING_KEYS, "static", "grid_area", "mask")
+_DIM_ALIASES = {
+    "lat": ("lat", "latitude", "y", "rlat"),
+    "lon": ("lon", "longitude", "x", "rlon"),
+    "time": ("time", "date", "t", "day", "month"),
+}
+
+
+class StoreLayoutError(ValueError):
+    """The input store does not have the expected layout."""
+
+
+def _canonical_dims(da: xr.DataArray, where: str) -> xr.DataArray:
+    rename = {}
+    for dim in da.dims:
+        low = str(dim).lower()
+        for canon, aliases in _DIM_ALIASES.items():
+            if low in aliases:
+                rename[dim] = canon
+    da = da.rename(rename)
+    for need in ("lat", "lon"):
+        if need not in da.dims:
+            found = tuple(da.dims)
+            raise StoreLayoutError(f"{where}: no {need} dimension among {found}; expected e.g. 'lat'/'latitude'")
+    return da
+
+
+def _read_group(store: Path, group: str) -> xr.DataArray:
+    where = f"{store}/{group}"
+    try:
+        ds = xr.open_zarr(store, group=group, consolidated=None)
+    except (OSError, KeyError, ValueError, FileNotFoundError) as exc:
+        raise StoreLayoutError(f"{where}: cannot open group ({exc}); expected a group with a variable 'data'") from exc
+    if "data" not in ds:
+        raise StoreLayoutError(f"{where}: no variable 'data' (found {list(ds.data_vars)}); expected 'data'")
+    da = ds["data"]
+    da.attrs = {**ds.attrs, **da.attrs}
+    return _canonical_dims(da, where)
+
+
+def _monthly(da: xr.DataArray, where: str) -> xr.DataArray:
+    """A constraint on a ``month`` axis of month starts (daily series are averaged)."""
+    if "time" not in da.dims:
+        raise StoreLayoutError(f"{where}: no time dimension among {tuple(da.dims)}; expected a monthly time axis")
+    t = pd.DatetimeIndex(da["time"].values)
+    if len(t) > 1 and np.median(np.diff(t.values).astype("timedelta64[D]").astype(np.int64)) < 20:
+        da = da.resample(time="MS").mean()
+        t = pd.DatetimeIndex(da["time"].values)
+    starts = t.to_period("M").to_timestamp()
+    return da.assign_coords(time=starts).rename(time="month")
+
+
+def _to_kelvin(da: xr.DataArray) -> xr.DataArray:
+    units = str(da.attrs.get("units", "")).strip()
+    if units in ("degC", "C", "celsius", "deg_C", "°C"):
+        return (da + 273.15).assign_attrs(da.attrs)
+    if units in ("K", "kelvin"):
+        return da
+    sample = da.isel(time=slice(0, None, max(1, da.sizes.get("time", 1) // 20)))
+    if float(sample.max()) < 80.0:  # no unit given and Celsius-looking values
+        return (da + 273.15).assign_attrs(da.attrs)
+    return da
+
+
+def _same_grid(a: xr.DataArray, ref: xr.DataArray, where: str) -> None:
+    for dim in ("lat", "lon"):
+        if a.sizes[dim] != ref.sizes[dim]:
+            raise StoreLayoutError(
+                f"{where}: {dim} has {a.sizes[dim]} points; expected {ref.sizes[dim]} as in the forcing group 'tair'"
+            )
+        if dim in a.coords and dim in ref.coords:
+            if not np.allclose(np.asarray(a[dim].values, float), np.asarray(ref[dim].values, float), atol=1e-6):
+                raise StoreLayoutError(f"{where}: {dim} coordinate differs from the forcing grid (group 'tair')")
+
+
+def read_h2cm_store(store: str | os.PathLike) -> xr.Dataset:
+    """The published H2CM store as an (unvalidated) h2cm cube Dataset (lazy where possible)."""
+    store = Path(store)
+    if not store.exists():
+        raise FileNotFoundError(f"{store} does not exist; expected the H2CM training data zarr store")
+    root = zarr.open_group(str(store), mode="r")
+    present = set(root.group_keys())
+    missing = [g for g in REQUIRED_GROUPS if g not in present]
+    if missing:
+        raise StoreLayoutError(f"{store}: missing group(s) {missing}; expected the groups {', '.join(GROUPS)}")
+    ref = _read_group(store, "tair")
+    variables: dict[str, xr.DataArray] = {}
+    for group, key in GROUPS.items():
+        if group not in present:
+            continue
+        where = f"{store}/{group}"
+        da = _read_group(store, group)
+        _same_grid(da, ref, where)
+        attrs = {f"h2cm_{k}": da.attrs[k] for k in ("mean", "std") if k in da.attrs}
+        if key in FORCING_KEYS:
+            da = _to_kelvin(da) if key == "tair" else da
+            da = da.transpose("time", "lat", "lon").astype(np.float32)
+        elif key == "static":
+            fdim = [d for d in da.dims if d not in ("lat", "lon")]
+            if len(fdim) != 1:
+                raise StoreLayoutError(f"{where}: expected dims (lat, lon, feature), found {tuple(da.dims)}")
+            da = da.rename({fdim[0]: "feature"}).transpose("lat", "lon", "feature").astype(np.float32)
+            n = da.sizes["feature"]
+            names = da["feature"].values if "feature" in da.coords else None
+            if names is None or np.issubdtype(np.asarray(names).dtype, np.number):
+                names = da.attrs.get("features", da.attrs.get("feature_names"))
+            if names is None or len(names) != n:
+                names = [f"static_{i:02d}" for i in range(n)]
+            da = da.assign_coords(feature=np.array([str(x) for x in names], dtype=object))
+        elif key == "cell_area":
+            da = da.squeeze(drop=True).transpose("lat", "lon").astype(np.float64)
+            if float(da.max()) < 1e6:  # km2
+                da = da * 1e6
+        elif key == "land_mask":
+            da = (da.squeeze(drop=True).transpose("lat", "lon").fillna(0) > 0).astype(np.int8)
+        elif key == "cue":
+            da = da.squeeze(drop=True)
+            if "time" in da.dims:
+                da = da.mean("time")
+            da = da.transpose("lat", "lon").astype(np.float32)
+        else:
+            da = _monthly(da, where).transpose("month", "lat", "lon").astype(np.float32)
+        da.attrs = {**(schema_attrs(key) or {}), **attrs, "h2cm_source_group": group}
+        variables[key] = da.drop_vars([c for c in da.coords if c not in da.dims], errors="ignore")
+    ds = xr.Dataset(variables)
+    for dim, src in (("lat", ref), ("lon", ref)):
+        if dim in src.coords:
+            ds = ds.assign_coords({dim: np.asarray(src[dim].values, dtype=np.float64)})
+    ds.attrs.update(
+        title="H2CM training data (imported)",
+        source=f"{store} (Zenodo record 16575309 layout)",
+        history=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%dT%H:%M:%SZ} h2cm import-h2cm {store}",
+    )
+    return with_cf_attrs(ds)
+
+
+def import_h2cm(store: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Convert the published H2CM store to a cube at ``out`` (validated, atomic)."""
+    return save_cube(read_h2cm_store(store), out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        path = import_h2cm(args.store, args.out)
+    except (CubeError, StoreLayoutError, FileNotFoundError) as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import-h2cm", help="convert the published H2CM training data (zarr) to an h2cm cube")
+    p.add_argument("store", help="the H2CM training data zarr store (Zenodo record 16575309)")
+    p.add_argument("--out", required=True, help="output cube (zarr directory, or .nc)")
+    p.set_defaults(func=run)
