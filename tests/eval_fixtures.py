@@ -96,13 +96,21 @@ def make_cube(path: Path, years: tuple[int, int] = (2001, 2002), truth: bool = T
 def make_run(path: Path, cube: Path, folds: int = 2, test: tuple[int, ...] = (2, 7, 8, 12, 13)) -> Path:
     """A run directory with random-weight fold models (normalised on the cube's forcing)."""
     from h2cm.data.cube import load_cells, open_cube
+    from h2cm.data.splits import Split
 
     path.mkdir(parents=True, exist_ok=True)
     data = load_cells(open_cube(cube))
     rest = [i for i in range(data.n_cells) if i not in test]
     (path / "config.yaml").write_text(yaml.safe_dump({"cube": str(cube), "preset": "test", "folds": folds}))
-    split = {"seed": 0, "test": list(test), "folds": [rest[k::folds] for k in range(folds)]}
-    (path / "split.json").write_text(json.dumps(split))
+    Split(
+        test=np.asarray(test),
+        folds=[np.asarray(rest[k::folds]) for k in range(folds)],
+        seed=0,
+        block_deg=5.0,
+        test_fraction=len(test) / data.n_cells,
+        lat=data.lat,
+        lon=data.lon,
+    ).save(path / "split.json")
     (path / "manifest.json").write_text(json.dumps({"h2cm": "test"}))
     for k in range(folds):
         model = _model(k, data.forcing, data.static)

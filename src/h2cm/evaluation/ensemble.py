@@ -105,3 +105,65 @@ def run_ensemble(
             bar.update(len(cells))
     finally:
         bar.close()
+
+
+def stored_ensemble(
+    path,
+    load: Callable[[np.ndarray], CellData],
+    cell_batches: Sequence[np.ndarray],
+    ii: np.ndarray,
+    jj: np.ndarray,
+    days: pd.DatetimeIndex,
+    folds: Sequence[int],
+    outputs: str | Sequence[str] = "all",
+    progress: bool = True,
+    desc: str = "reading simulations",
+) -> Iterator[Block]:
+    """The same blocks as :func:`run_ensemble`, read from a daily ``h2cm predict`` store with
+    per-fold values (``KEY_fold``) instead of simulated again. ``ii``/``jj``: every cube cell's
+    grid position. Checks first (raising ValueError) that the store has the folds, the variables,
+    every day of ``days`` and every cell of the batches."""
+    import xarray as xr
+    import zarr
+
+    keys = resolve_outputs(outputs)
+    meta = xr.open_zarr(path)
+    if meta.attrs.get("h2cm_time_resolution") != "daily":
+        raise ValueError(f"{path}: not a daily simulation store")
+    missing = [f"{k}_fold" for k in (*keys, *STATIC_PARAMETER_KEYS) if f"{k}_fold" not in meta]
+    if missing:
+        raise ValueError(f"{path}: lacks per-fold variables such as {missing[0]} (written with --no-folds?)")
+    if [int(f) for f in meta["fold"].values] != [int(f) for f in folds]:
+        raise ValueError(f"{path}: folds {list(meta['fold'].values)} differ from the run's {list(folds)}")
+    stime = pd.DatetimeIndex(meta["time"].values)
+    days = pd.DatetimeIndex(days)
+    t0 = int(stime.get_indexer(days[:1])[0]) if len(days) else -1
+    if t0 < 0 or t0 + len(days) > len(stime) or not stime[t0 : t0 + len(days)].equals(days):
+        raise ValueError(f"{path}: does not cover {days[0].date()}..{days[-1].date()}")
+    all_cells = np.concatenate([np.asarray(b, dtype=np.int64) for b in cell_batches])
+    smmax = np.asarray(meta[f"{STATIC_PARAMETER_KEYS[0]}_fold"].values)
+    if not np.isfinite(smmax[:, ii[all_cells], jj[all_cells]]).all():
+        raise ValueError(f"{path}: some of the cells to evaluate were not simulated")
+    store = zarr.open_group(str(path), mode="r")
+    return _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, progress, desc)
+
+
+def _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, progress, desc) -> Iterator[Block]:
+    n_cells = int(sum(len(b) for b in cell_batches))
+    bar = tqdm(total=n_cells, desc=desc, unit="cell", disable=not progress, leave=False, dynamic_ncols=True)
+    try:
+        for cells in cell_batches:
+            cells = np.asarray(cells, dtype=np.int64)
+            data = load(cells)
+            y0, y1 = int(ii[cells].min()), int(ii[cells].max()) + 1
+            x0, x1 = int(jj[cells].min()), int(jj[cells].max()) + 1
+            li, lj = ii[cells] - y0, jj[cells] - x0
+            static = {k: np.asarray(store[f"{k}_fold"][:, y0:y1, x0:x1])[:, li, lj] for k in STATIC_PARAMETER_KEYS}
+            pieces = year_slices(data.time)
+            for i, days in enumerate(pieces):
+                ts = slice(t0 + days.start, t0 + days.stop)
+                out = {k: np.asarray(store[f"{k}_fold"][:, ts, y0:y1, x0:x1])[:, :, li, lj] for k in keys}
+                yield Block(cells, data, days, out, static, i == 0, i == len(pieces) - 1)
+            bar.update(len(cells))
+    finally:
+        bar.close()

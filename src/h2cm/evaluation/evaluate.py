@@ -39,10 +39,10 @@ from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMET
 from . import io
 from .collect import DailyCollector, MeanCollector, MonthlyCollector, RegionalCollector
 from .diagnostics import DIAGNOSTICS, derived_diagnostics, par_from_rn
-from .ensemble import batches, ensemble_constants, run_ensemble
+from .ensemble import batches, ensemble_constants, run_ensemble, stored_ensemble
 from .metrics import METRICS
 from .outputs import global_attrs
-from .predict import resolve_cube, select_cells
+from .predict import resolve_cube, select_cells, tile_batches
 from .rundir import RunDir
 from .skill import (
     CONSTRAINT_OUTPUT,
@@ -147,9 +147,12 @@ def evaluate(
     batch_cells: int = 256,
     threads: int | None = None,
     progress: bool = True,
+    simulations=None,
 ) -> Path:
     """Evaluate every fold of ``run``; write the files listed in the module docstring to ``out``
-    (default ``RUN/evaluation``) and return that folder."""
+    (default ``RUN/evaluation``) and return that folder. ``simulations``: a daily ``h2cm predict``
+    store with per-fold values covering the cells and period; its outputs are read instead of
+    simulated again (the models are still loaded for their constants)."""
     runtime.configure(threads=threads)
     t0 = time.perf_counter()
     rd = RunDir.open(run)
@@ -198,9 +201,18 @@ def evaluate(
     def load(c):
         return io.load_cells(ds, c, per)
 
-    for block in run_ensemble(
-        models, load, batches(cells, batch_cells), OUTPUT_KEYS, progress=progress, desc="evaluate"
-    ):
+    blocks = None
+    if simulations is not None:
+        try:
+            tiles = tile_batches(ii[cells], jj[cells], cells, 10, batch_cells)
+            blocks = stored_ensemble(simulations, load, tiles, ii, jj, days, folds, OUTPUT_KEYS, progress=progress)
+        except (ValueError, FileNotFoundError, KeyError) as err:
+            print(f"not reading {simulations} ({err}); simulating instead")
+    if blocks is None:
+        blocks = run_ensemble(
+            models, load, batches(cells, batch_cells), OUTPUT_KEYS, progress=progress, desc="evaluate"
+        )
+    for block in blocks:
         monthly.add(block)
         means.add(block)
         regional.add(block)
@@ -582,6 +594,7 @@ def run(args) -> int:
         batch_cells=args.batch_cells,
         threads=args.threads,
         progress=not args.quiet,
+        simulations=args.simulations,
     )
     return 0
 
@@ -602,6 +615,12 @@ def register(sub) -> None:
         "--cell",
         default=None,
         help="LAT,LON of the cell for daily plots (default: a southern African savanna test cell)",
+    )
+    p.add_argument(
+        "--simulations",
+        default=None,
+        help="daily store from 'h2cm predict' (with per-fold values) "
+        "to read instead of simulating again; must cover the cells and period",
     )
     p.add_argument("--batch-cells", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)

@@ -65,7 +65,13 @@ class RunDir:
 
     @property
     def test_cells(self) -> np.ndarray:
-        """Cell indices of the held-out test set."""
+        """Cell indices of the held-out test set (read with :class:`h2cm.data.splits.Split`)."""
+        try:
+            from ..data.splits import Split
+        except ImportError:  # data layer without splits: read the JSON directly
+            Split = None
+        if Split is not None:
+            return np.asarray(Split.load(self.path / "split.json").test, dtype=np.int64)
         for key in ("test", "test_cells"):
             if key in self.split:
                 value = self.split[key]
