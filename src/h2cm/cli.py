@@ -23,6 +23,10 @@ VERBS: tuple[str, ...] = (
     "h2cm.data.fluxnet",
     "h2cm.training.trainer",
     "h2cm.training.cv",
+    "h2cm.evaluation.predict",
+    "h2cm.evaluation.evaluate",
+    "h2cm.report.html",
+    "h2cm.report.demo",
 )
 
 
