@@ -264,8 +264,9 @@ def write_dataset(ds: xr.Dataset, path: Path, group: str | None = None, mode: st
 
 
 def temporary_path(path: Path) -> Path:
-    """A fresh temporary path beside ``path`` (same folder, so a rename is atomic)."""
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    """A fresh temporary path beside ``path`` (same folder, so a rename is atomic; same suffix,
+    so the format is the same)."""
+    return path.parent / f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}"
 
 
 def remove_path(path: Path) -> None:
