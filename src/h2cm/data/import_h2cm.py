@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ def _canonical_dims(da: xr.DataArray, where: str) -> xr.DataArray:
 def _read_group(store: Path, group: str) -> xr.DataArray:
     where = f"{store}/{group}"
     try:
-        ds = xr.open_zarr(store, group=group, consolidated=None)
+        with warnings.catch_warnings():  # the published store may or may not have consolidated metadata
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ds = xr.open_zarr(store, group=group, consolidated=None)
     except (OSError, KeyError, ValueError, FileNotFoundError) as exc:
         raise StoreLayoutError(f"{where}: cannot open group ({exc}); expected a group with a variable 'data'") from exc
     if "data" not in ds:

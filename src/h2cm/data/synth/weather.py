@@ -151,7 +151,7 @@ def co2_series(time: pd.DatetimeIndex, lat: np.ndarray) -> np.ndarray:
     cycle peaking in May whose amplitude grows northwards (1 ppm in the south, 7 ppm in the
     north)."""
     years = np.asarray((time - pd.Timestamp("2001-01-01")).days, dtype=np.float64)[:, None] / 365.25
-    doy = np.asarray(time.dayofyear, dtype=np.float64)[:, None]
+    doy = np.asarray(time.day_of_year, dtype=np.float64)[:, None]
     amp = 1.0 + 6.0 * np.clip(np.sin(np.radians(np.asarray(lat))), 0.0, None)[None, :]
     return 371.0 + 1.9 * years + 0.012 * years**2 + amp * np.cos(2 * np.pi * (doy - 135.0) / 365.25)
 
@@ -182,7 +182,7 @@ def generate_weather(
     """Daily rn (W m-2), prec (mm d-1), tair (K), vpd (hPa), co2 (ppm) for every cell,
     plus the diagnostic cloud fraction. All (days, cells) float32."""
     n_days, n = len(time), len(cells.lat)
-    doy = np.asarray(time.dayofyear, dtype=np.float64)
+    doy = np.asarray(time.day_of_year, dtype=np.float64)
     lat, lon = cells.lat, cells.lon
 
     # precipitation: occurrence from a latent Gaussian (large-scale + local), gamma amounts
