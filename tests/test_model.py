@@ -78,8 +78,8 @@ def test_chunked_recomputation_equals_storing_everything():
         _loss(sim).backward()
         sims[chunk] = {k: v.detach() for k, v in sim.outputs.items()}
         grads[chunk] = {n: p.grad.clone() for n, p in model.named_parameters()}
-    for key in LOSS_OUTPUT_KEYS:
-        assert torch.equal(sims[None][key], sims[7][key]), key
+    for key in LOSS_OUTPUT_KEYS:  # equal to float32 rounding (vectorised pow differs in the last bit)
+        assert torch.allclose(sims[None][key], sims[7][key], rtol=1e-6, atol=1e-6), key
     for name in grads[None]:
         assert torch.allclose(grads[None][name], grads[7][name], rtol=1e-5, atol=1e-9), name
 
@@ -92,9 +92,9 @@ def test_two_chunks_with_carried_state_equal_one_run():
         second = model(forcing[30:], static, state=first.state, spinup=False)
     for key in OUTPUT_KEYS:
         joined = torch.cat([first.outputs[key], second.outputs[key]])
-        assert torch.equal(joined, whole.outputs[key]), key
+        assert torch.allclose(joined, whole.outputs[key], rtol=1e-6, atol=1e-6), key
     for a, b in zip(second.state, whole.state, strict=True):
-        assert torch.equal(a, b)
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_spinup_changes_initial_state_and_outputs():

@@ -39,7 +39,7 @@ from .networks import (
     input_names,
     lstm_day,
 )
-from .physics import Constants, DailyParams, DayForcing, StaticParams, WaterState
+from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
 
 INITIAL_NPP = 1.17  # gC m-2 d-1, global TRENDY median (MODEL_SPEC section 4)
@@ -228,7 +228,8 @@ class H2CM(nn.Module):
         days, batch = forcing.shape[0], forcing.shape[1]
         exo = torch.cat([self.zscore_forcing(forcing), code.unsqueeze(0).expand(days, -1, -1)], dim=-1)
         exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
-        phys_days = forcing.permute(0, 2, 1).unbind(0)  # (5, B) per day
+        phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
+        terms_days = list(zip(*(x.unbind(0) for x in physics.forcing_terms(phys, k)), strict=True))
         weights = DayWeights(*self.lstms.fused_weights(), *self.coupling.fused_weights())
         if isinstance(out, str):
             out = forcing.new_empty(days, len(keys), batch)
@@ -237,10 +238,10 @@ class H2CM(nn.Module):
         day = self._day_fn
         compiled = day is not hybrid_day
         for t in range(days):
-            exo_t, phys_t = exo_days[t], phys_days[t]
+            exo_t, terms_t = exo_days[t], terms_days[t]
             if compiled:  # fresh tensors, so the compiled step never guards on views' storage offsets
-                exo_t, phys_t = exo_t.clone(), phys_t.clone()
-            carry, values = day(carry, exo_t, phys_t, weights, sp, k, keys)
+                exo_t, terms_t = exo_t.clone(), tuple(x.clone() for x in terms_t)
+            carry, values = day(carry, exo_t, ForcingTerms(*terms_t), weights, sp, k, keys)
             if keys:
                 if out is None:
                     rows.append(values)
@@ -366,11 +367,12 @@ class DayWeights(NamedTuple):
     b3: Tensor
 
 
-def hybrid_day(carry, exo_t: Tensor, phys_t: Tensor, nw: DayWeights, sp: StaticParams, k: Constants, keys):
+def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: StaticParams, k: Constants, keys):
     """One day of the hybrid model: networks (from yesterday's states) -> parameters -> physics.
 
     carry: the fields of :class:`ModelState` as a tuple; exo_t: (B, 5 + code) z-scored forcing
-    and code; phys_t: (5, B) forcing in physical units. Returns (new carry, (n_keys, B) outputs).
+    and code; terms: the day's forcing-only physics terms (computed for a whole chunk at once).
+    Returns (new carry, (n_keys, B) outputs).
     A pure function of tensors, so it can be compiled as one graph.
     """
     swe, sm, gw, fapar, npp, h, c = carry
@@ -392,8 +394,7 @@ def hybrid_day(carry, exo_t: Tensor, phys_t: Tensor, nw: DayWeights, sp: StaticP
         rb=spl[2, :, 0],
         fapar=sig[1, :, 1],
     )
-    frc = DayForcing(phys_t[_PHYS["rn"]], phys_t[_PHYS["prec"]], phys_t[_PHYS["tair"]], phys_t[_PHYS["co2"]])
-    water, fluxes = physics.day_step(WaterState(swe, sm, gw), frc, params, sp, k)
+    water, fluxes = physics.day_step_terms(WaterState(swe, sm, gw), terms, params, sp, k)
     values = torch.stack(_collect(keys, fluxes, params)) if keys else None
     # fAPAR is a strided view of the heads' output; carry a contiguous copy so that every day sees
     # inputs of the same layout (a compiled step would otherwise specialise on the first day's)

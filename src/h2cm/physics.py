@@ -149,6 +149,37 @@ def heterotrophic_respiration(tc: Tensor, rb: Tensor, q10: Tensor) -> Tensor:
     return torch.pow(q10, (tc - RH_REFERENCE_TC) / 10.0) * rb
 
 
+# --- forcing-only terms -----------------------------------------------------------------------
+
+
+class ForcingTerms(NamedTuple):
+    """The parts of a day's process model that depend only on forcing and global constants.
+
+    They broadcast over any shape, so a caller may compute them for many days at once
+    (``(days, cells)``) and hand :func:`day_step_terms` one day at a time.
+    """
+
+    tc_pos: Tensor  # max(Tc, 0), degC (drives melt)
+    snowfall: Tensor  # beta_snow * P where Tc <= 0, mm d-1
+    rainfall: Tensor  # P where Tc > 0, mm d-1
+    rn_mm: Tensor  # available energy, mm d-1
+    rh_factor: Tensor  # Q10 ** ((Tc - 15) / 10), 1
+    co2_gain: Tensor  # CO2 * beta_CO2, 1
+
+
+def forcing_terms(forcing: DayForcing, constants: Constants) -> ForcingTerms:
+    tc = celsius(forcing.tair)
+    snowfall = torch.where(tc <= 0.0, constants.beta_snow * forcing.prec, torch.zeros_like(forcing.prec))
+    return ForcingTerms(
+        tc_pos=torch.clamp(tc, min=0.0),
+        snowfall=snowfall,
+        rainfall=rain(forcing.prec, tc),
+        rn_mm=available_energy(forcing.rn),
+        rh_factor=torch.pow(constants.q10, (tc - RH_REFERENCE_TC) / 10.0),
+        co2_gain=forcing.co2 * constants.beta_co2,
+    )
+
+
 # --- one day ----------------------------------------------------------------------------------
 
 
@@ -164,11 +195,21 @@ def day_step(
     Returns the new water state and every flux and state of MODEL_SPEC section 8 (except the
     learned parameters, which the caller already has).
     """
-    tc = celsius(forcing.tair)
-    snowfall, melt, swe = snow(state.swe, forcing.prec, tc, params.alpha_smelt, constants.beta_snow)
-    rn_mm = available_energy(forcing.rn)
-    rainfall = rain(forcing.prec, tc)
-    ei, e1 = interception(rainfall, params.fapar, static.alpha_ei, rn_mm)
+    return day_step_terms(state, forcing_terms(forcing, constants), params, static, constants)
+
+
+def day_step_terms(
+    state: WaterState,
+    terms: ForcingTerms,
+    params: DailyParams,
+    static: StaticParams,
+    constants: Constants,
+) -> tuple[WaterState, dict[str, Tensor]]:
+    """:func:`day_step` with the forcing-only terms already computed (see :class:`ForcingTerms`)."""
+    melt = torch.minimum(state.swe, params.alpha_smelt * terms.tc_pos)
+    swe = torch.clamp(state.swe + terms.snowfall - melt, min=0.0)
+    rainfall = terms.rainfall
+    ei, e1 = interception(rainfall, params.fapar, static.alpha_ei, terms.rn_mm)
     es, e2, sm1 = soil_evaporation(e1, state.sm, params.fapar, params.alpha_es)
     tr, sm2 = transpiration(e2, sm1, params.fapar, params.alpha_t)
     et = ei + es + tr
@@ -177,9 +218,9 @@ def day_step(
     sm = sm2 + r_soil
     q_base, gw = baseflow(state.gw, r_gw, constants.beta_baseflow)
 
-    gpp = gross_primary_productivity(tr, params.alpha_wue, forcing.co2, constants.beta_co2)
+    gpp = tr * params.alpha_wue * terms.co2_gain  # = T * alpha_WUE * CO2 * beta_CO2
     npp, ra = autotrophic(gpp, params.cue)
-    rh = heterotrophic_respiration(tc, params.rb, constants.q10)
+    rh = terms.rh_factor * params.rb  # = Q10 ** ((Tc - 15) / 10) * Rb
     ter = ra + rh
 
     fluxes = {
@@ -187,7 +228,7 @@ def day_step(
         "sm": sm,
         "gw": gw,
         "tws": swe + sm + gw,
-        "snowfall": snowfall,
+        "snowfall": terms.snowfall,
         "rainfall": rainfall,
         "snowmelt": melt,
         "ei": ei,
