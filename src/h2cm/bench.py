@@ -50,6 +50,7 @@ def run_bench(
     repeat: int = 2,
     chunk_days: int | None = 365,
     plain: bool = True,
+    compile: bool = False,
 ) -> dict:
     runtime.configure(threads=threads, seed=0)
     model, forcing, static = make_model(batch, days)
