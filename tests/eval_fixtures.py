@@ -124,3 +124,23 @@ def save_model(model: H2CM, path: Path) -> None:
     from h2cm.training.checkpoint import model_payload, save_checkpoint
 
     save_checkpoint(path, model_payload(model))
+
+
+_CACHE: dict[str, Path] = {}
+
+
+def tiny_world(tmp_path_factory) -> dict[str, Path]:
+    """Cube, run, daily simulations and evaluation of the tiny world, built once per session."""
+    from h2cm import runtime
+    from h2cm.evaluation.evaluate import evaluate
+    from h2cm.evaluation.predict import predict
+
+    if not _CACHE:
+        runtime.configure(threads=1)
+        base = tmp_path_factory.mktemp("tiny_world")
+        cube = make_cube(base / "cube.zarr")
+        run = make_run(base / "run", cube)
+        sims = predict(run, base / "simulations.zarr", threads=1, progress=False)
+        ev = evaluate(run, maps_cells="all", simulations=sims, threads=1, progress=False)
+        _CACHE.update(base=base, cube=cube, run=run, sims=sims, evaluation=ev)
+    return dict(_CACHE)
