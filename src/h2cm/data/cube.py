@@ -51,14 +51,17 @@ def is_netcdf(path: str | os.PathLike) -> bool:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def open_cube(path: str | os.PathLike) -> xr.Dataset:
-    """Open a cube lazily (dask arrays in the on-disk chunks). zarr directory or NetCDF file."""
+def open_cube(path: str | os.PathLike, dask: bool = True) -> xr.Dataset:
+    """Open a cube lazily: dask arrays in the on-disk chunks (default), or with ``dask=False``
+    lazily indexed arrays that read exactly what is selected (faster for small selections).
+    A zarr directory or a NetCDF file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"cube {path} does not exist")
+    chunks = {} if dask else None
     if is_netcdf(path):
-        return xr.open_dataset(path, chunks={})
-    return xr.open_zarr(path, consolidated=False)
+        return xr.open_dataset(path, chunks=chunks)
+    return xr.open_zarr(path, consolidated=False, chunks=chunks)
 
 
 def open_truth(path: str | os.PathLike) -> xr.Dataset | None:
@@ -100,17 +103,24 @@ def _period_slice(index: pd.DatetimeIndex, period) -> np.ndarray:
 
 
 def _gather_cells(da: xr.DataArray, li: np.ndarray, lj: np.ndarray, chunk: int) -> np.ndarray:
-    """Values of a (X, lat, lon) array at cells (li, lj) -> (X, N), reading one band of lat
-    chunks at a time (memory stays at one band, each chunk is read once)."""
+    """Values of a (X, lat, lon) array at cells (li, lj) -> (X, N).
+
+    Reads only the chunks that hold requested cells, one read per run of neighbouring chunks in
+    a band of ``chunk`` rows, so memory stays at one run and each chunk is read once."""
     da = da.transpose(..., "lat", "lon")
     out = np.empty((*da.shape[:-2], len(li)), dtype=np.float32)
     bands = li // chunk
     for band in np.unique(bands):
-        sel = np.nonzero(bands == band)[0]
+        in_band = np.nonzero(bands == band)[0]
+        cols = lj[in_band] // chunk
+        used = np.unique(cols)
+        breaks = np.nonzero(np.diff(used) > 1)[0] + 1
         r0 = int(band) * chunk
-        c0, c1 = int(lj[sel].min()), int(lj[sel].max()) + 1
-        block = np.asarray(da.isel(lat=slice(r0, r0 + chunk), lon=slice(c0, c1)).values)
-        out[..., sel] = block[..., li[sel] - r0, lj[sel] - c0]
+        for run in np.split(used, breaks):
+            sel = in_band[(cols >= run[0]) & (cols <= run[-1])]
+            c0, c1 = int(run[0]) * chunk, (int(run[-1]) + 1) * chunk
+            block = np.asarray(da.isel(lat=slice(r0, r0 + chunk), lon=slice(c0, c1)).values)
+            out[..., sel] = block[..., li[sel] - r0, lj[sel] - c0]
     return out
 
 
@@ -118,6 +128,8 @@ def _lat_chunk(ds: xr.Dataset) -> int:
     for key in FORCING_KEYS:
         if key in ds and ds[key].chunks:
             return int(ds[key].chunksizes["lat"][0])
+        if key in ds and ds[key].encoding.get("chunks"):
+            return int(ds[key].encoding["chunks"][ds[key].dims.index("lat")])
     return CHUNK_CELLS
 
 
@@ -131,7 +143,7 @@ def load_cells(
     ``cell_index``: positions in :func:`land_cells` order (default: all cells).
     ``period``: (start, end) dates (inclusive, either may be None) restricting days and months.
     """
-    ds = ds_or_path if isinstance(ds_or_path, xr.Dataset) else open_cube(ds_or_path)
+    ds = ds_or_path if isinstance(ds_or_path, xr.Dataset) else open_cube(ds_or_path, dask=False)
     lat_idx, lon_idx = land_cells(ds)
     if cell_index is None:
         cell_index = np.arange(len(lat_idx))
