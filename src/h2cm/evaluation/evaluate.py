@@ -58,6 +58,18 @@ from .skill import (
 )
 from .views import VIEWS, monthly_means
 
+EVAL_OUTPUT_FILES: tuple[str, ...] = (
+    "metrics_folds.csv",
+    "metrics_summary.csv",
+    "metrics.md",
+    "constants.csv",
+    "skill_cells.nc",
+    "monthly_test.nc",
+    "maps.nc",
+    "regional.nc",
+    "daily_cell.nc",
+    "summary.json",
+)
 MAP_KEYS: tuple[str, ...] = ("gpp", "npp", "nee", "ter", "rh", "ra", "tr", "et", "runoff", "fapar")
 REGIONAL_KEYS: tuple[str, ...] = ("gpp", "ter", "nee")
 DAILY_KEYS: tuple[str, ...] = ("nee", "npp", "rh", "gpp", "ter", "et")

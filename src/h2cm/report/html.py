@@ -47,6 +47,14 @@ code{background:#f1f3f5;padding:0 .2em}
 """
 
 
+# marks <body data-images-loaded="OK/TOTAL"> once the page has loaded (checked by the browser test)
+IMAGE_CHECK = (
+    "window.addEventListener('load',function(){var im=document.images,ok=0;"
+    "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}"
+    "document.body.setAttribute('data-images-loaded',ok+'/'+im.length);});"
+)
+
+
 def _table(df: pd.DataFrame, left: tuple[str, ...] = ()) -> str:
     head = "".join(f'<th class="{"l" if c in left else ""}">{html.escape(str(c))}</th>' for c in df.columns)
     body = []
@@ -283,7 +291,8 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
         f'<p class="meta">h2cm {__version__}; run <code>{html.escape(str(rd.path.resolve()))}</code>; '
         f"{len(info['folds'])} folds, {info['n_test_cells']} test cells, {info['period'][0]} to "
-        f"{info['period'][1]}{'; twin world' if twin else ''}.</p><nav>{links}</nav>{''.join(sec)}</body></html>"
+        f"{info['period'][1]}{'; twin world' if twin else ''}.</p><nav>{links}</nav>{''.join(sec)}"
+        f"<script>{IMAGE_CHECK}</script></body></html>"
     )
 
 
