@@ -69,10 +69,7 @@ def ensure_split(cfg: RunConfig, run_dir: str | os.PathLike, data: CellData | No
     else:
         lat, lon = cube_cell_coords(require_cube(cfg))
     split = make_split(cfg, lat, lon)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    split.save(tmp)
-    os.replace(tmp, path)
+    split.save(path)  # atomic
     return split
 
 

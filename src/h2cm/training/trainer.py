@@ -18,6 +18,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,9 @@ class FoldTrainer:
                 self.save_last()
         bar.close()
         lr = self.opt.param_groups[0]["lr"]
-        self.sched.step()
+        with warnings.catch_warnings():  # an epoch whose batches were all skipped made no optimizer step
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            self.sched.step()
         val = self.validate()
         train = {k: v / st.count for k, v in st.sums.items()} if st.count else {}
         self._log_row(epoch, train, val, time.perf_counter() - t0, st.skipped, lr)

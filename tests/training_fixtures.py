@@ -1,0 +1,38 @@
+"""Shared helpers of the training tests: the tiny twin world (made once per test process) and a
+small configuration for it (reduced networks and period so that a fold trains in seconds)."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+# tiny world: 64 cells in two regions, 2001-2003 (GRACE-like TWS from April 2002).
+# 2-degree blocks give 18 blocks: a test set and 4 folds of 3-4 blocks each.
+TINY_OVERRIDES = [
+    "network.lstm_hidden=16",
+    "network.fc_hidden=16",
+    "split.block_deg=2.0",
+    "split.n_folds=4",
+    "train.batch_size=16",
+    "train.chunk_days=60",
+    "threads=1",
+    "progress=false",
+]
+
+
+@lru_cache(maxsize=1)
+def tiny_cube() -> Path:
+    """Path of the tiny twin world (generated on first use, removed at exit)."""
+    from h2cm.data.synth import make_twin_world
+
+    root = Path(tempfile.mkdtemp(prefix="h2cm-tiny-"))
+    atexit.register(shutil.rmtree, root, True)
+    return make_twin_world("tiny", 0, root / "tiny.zarr", progress=False)
+
+
+def tiny_overrides(*extra: str, start: str = "2002-01-01", end: str = "2002-06-30") -> list[str]:
+    """Overrides for a quick run on the tiny world (default: 181 days of 2002, TWS from April)."""
+    return [f"data.cube={tiny_cube()}", f"data.start={start}", f"data.end={end}", *TINY_OVERRIDES, *extra]
