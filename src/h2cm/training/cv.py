@@ -97,9 +97,25 @@ def _error_text(err: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(err), err)).strip()
 
 
-def run_local(cfg: RunConfig, run_dir: Path, folds: list[int], jobs: int = 1, resume: bool = False, data=None):
-    """Train ``folds`` here, one after another, or in ``jobs`` spawned worker processes."""
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs(cfg: RunConfig, n_folds: int) -> int:
+    """Folds trained at once by the local executor: as many as the CPUs hold at ``threads`` each."""
+    return max(1, min(n_folds, cpu_count() // cfg.threads))
+
+
+def run_local(
+    cfg: RunConfig, run_dir: Path, folds: list[int], jobs: int | None = None, resume: bool = False, data=None
+) -> list[FoldOutcome]:
+    """Train ``folds`` here one after another (``jobs=1``), or in ``jobs`` spawned worker processes
+    (default: :func:`default_jobs`). Progress bars are off in worker processes (epoch lines stay)."""
     outcomes: list[FoldOutcome] = []
+    jobs = default_jobs(cfg, len(folds)) if jobs is None else jobs
     if jobs <= 1:
         for k in folds:
             try:
@@ -108,8 +124,9 @@ def run_local(cfg: RunConfig, run_dir: Path, folds: list[int], jobs: int = 1, re
                 traceback.print_exc()
                 outcomes.append(FoldOutcome(k, False, error=_error_text(err)))
         return outcomes
+    quiet = cfg.model_copy(update={"progress": False}).to_dict()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = {k: pool.submit(_fold_task, cfg.to_dict(), k, str(run_dir), resume, data) for k in folds}
+        futures = {k: pool.submit(_fold_task, quiet, k, str(run_dir), resume, data) for k in folds}
         for k, fut in futures.items():
             try:
                 outcomes.append(FoldOutcome(k, True, fut.result()))
@@ -143,8 +160,9 @@ def run_ray(
         started = True
     try:
         task = ray.remote(num_cpus=cfg.threads, num_gpus=cfg.num_gpus, max_retries=0)(_fold_task)
+        quiet = cfg.model_copy(update={"progress": False}).to_dict()
         data_ref = ray.put(data) if data is not None else None
-        refs = {k: task.remote(cfg.to_dict(), k, str(run_dir.resolve()), resume, data_ref) for k in folds}
+        refs = {k: task.remote(quiet, k, str(run_dir.resolve()), resume, data_ref) for k in folds}
         outcomes = []
         for k, ref in refs.items():
             try:
@@ -164,7 +182,7 @@ def run_cv(
     executor: str = "local",
     folds: str | list[int] | None = None,
     ray_address: str | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     resume: bool = False,
     overrides: list[str] | None = None,
     data=None,
@@ -221,7 +239,12 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="local")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     p.add_argument("--folds", default=None, help="folds to train, e.g. 0-9 or 0,3,5 (default: all)")
-    p.add_argument("--jobs", type=int, default=1, help="local executor: folds trained at once in worker processes")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="local executor: folds trained at once in worker processes (default: CPUs // threads; 1: in this process)",
+    )
     p.add_argument("--resume", action="store_true", help="continue each fold from its last checkpoint")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.epochs=5")
     p.set_defaults(func=run)

@@ -17,6 +17,7 @@ import io
 import math
 import os
 import random
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -317,11 +318,11 @@ class FoldTrainer:
         st.seconds_total = time.perf_counter() - t_start
         self.save_last()
         self.write_log()
-        if cfg.progress:
-            tqdm.write(
-                f"fold {self.fold} epoch {epoch}: train {train.get('total', math.nan):.4g} "
-                f"val {v:.4g} (best {st.best_val:.4g} @ {st.best_epoch}) {st.history[-1]['seconds']:.1f}s"
-            )
+        tqdm.write(
+            f"fold {self.fold} epoch {epoch}: train {train.get('total', math.nan):.4g} "
+            f"val {v:.4g} (best {st.best_val:.4g} @ {st.best_epoch}) {st.history[-1]['seconds']:.1f}s",
+            file=sys.stderr,
+        )
 
     # --- logs -------------------------------------------------------------------------------------
 
