@@ -26,21 +26,28 @@ def _loss(sim) -> torch.Tensor:
     return o["gpp"].mean() + o["et"].mean() + o["nee"].square().mean() + (o["tws"] - o["tws"].mean(0)).square().mean()
 
 
-def _timed(fn, repeat: int) -> float:
+def _timed(fn, repeat: int, device: str = "cpu") -> float:
     fn()  # warm-up
     best = float("inf")
     for _ in range(repeat):
+        _sync(device)
         t0 = time.perf_counter()
         fn()
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def make_model(batch: int, days: int, seed: int = 0):
+def make_model(batch: int, days: int, seed: int = 0, device: str = "cpu"):
     forcing, static = toy_inputs(days, batch, seed=seed)
     model = H2CM(n_static=static.shape[1])
     model.set_normalization(*toy_model_statistics(forcing, static))
-    return model, forcing, static
+    return model.to(device), forcing.to(device), static.to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def run_bench(
@@ -51,9 +58,10 @@ def run_bench(
     chunk_days: int | None = 365,
     plain: bool = True,
     compile: bool = False,
+    device: str = "cpu",
 ) -> dict:
     runtime.configure(threads=threads, seed=0)
-    model, forcing, static = make_model(batch, days)
+    model, forcing, static = make_model(batch, days, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=0.005)
     n = batch * days
 
@@ -88,14 +96,14 @@ def run_bench(
     if plain:
         cases += [("forward_plain", forward_plain), ("train_plain", train_plain), ("inference_plain", inference_plain)]
     for name, fn in cases:
-        res[name] = round(n / _timed(fn, repeat), 1)
+        res[name] = round(n / _timed(fn, repeat, device), 1)
     if compile:
         t0 = time.perf_counter()
-        model.compile_day(True)
+        model.compile_day(True, mode="reduce-overhead" if device.startswith("cuda") else None)
         forward(), train(), inference()  # compile every variant once
         res["compile_seconds"] = round(time.perf_counter() - t0, 1)
         for name, fn in cases[:3]:
-            res[f"{name}_compiled"] = round(n / _timed(fn, repeat), 1)
+            res[f"{name}_compiled"] = round(n / _timed(fn, repeat, device), 1)
         model.compile_day(False)
         if plain:
             res["speedup_train_compiled"] = round(res["train_compiled"] / res["train_plain"], 3)
@@ -104,6 +112,9 @@ def run_bench(
         res["speedup_train"] = round(res["train"] / res["train_plain"], 3)
         res["speedup_inference"] = round(res["inference"] / res["inference_plain"], 3)
     res["peak_rss_mb"] = round(runtime.peak_rss_mb(), 1)
+    if device.startswith("cuda"):
+        res["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        res["gpu"] = torch.cuda.get_device_name()
     res.update(
         batch=batch,
         days=days,
@@ -149,7 +160,14 @@ def _memory_probe(batch: int, days: int, threads: int, chunk_days: int | None) -
 
 def run(args) -> int:
     res = run_bench(
-        args.batch, args.days, args.threads, args.repeat, args.chunk_days, plain=not args.no_plain, compile=args.compile
+        args.batch,
+        args.days,
+        args.threads,
+        args.repeat,
+        args.chunk_days,
+        plain=not args.no_plain,
+        compile=args.compile,
+        device=args.device,
     )
     if args.memory_days:
         res["memory"] = train_step_memory(args.batch, args.memory_days, args.threads, args.chunk_days)
@@ -175,5 +193,6 @@ def register(sub) -> None:
     )
     p.add_argument("--no-plain", action="store_true", help="skip the plain reference path")
     p.add_argument("--compile", action="store_true", help="also measure the torch.compile'd day step (*_compiled)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(func=run)

@@ -257,12 +257,13 @@ class H2CM(nn.Module):
     def _day_fn(self):
         return self.__dict__.get("_compiled_day") or hybrid_day
 
-    def compile_day(self, enabled: bool = True, dynamic: bool | None = True) -> bool:
+    def compile_day(self, enabled: bool = True, dynamic: bool | None = True, mode: str | None = None) -> bool:
         """Use ``torch.compile`` for the per-day step (fuses its ~100 small operations).
 
         Returns whether compilation is active. Compilation happens lazily on the first call
         (tens of seconds; cached on disk by inductor afterwards). If the compiler is unavailable
-        the model stays eager.
+        the model stays eager. On CUDA, ``mode="reduce-overhead"`` also captures the step in a
+        CUDA graph, so a day is a handful of kernel launches.
         """
         if not enabled:
             self.__dict__.pop("_compiled_day", None)
@@ -272,7 +273,7 @@ class H2CM(nn.Module):
 
             # grad on/off x first day (state without grad) x output sets: a handful of variants
             torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 32)
-            self.__dict__["_compiled_day"] = torch.compile(hybrid_day, dynamic=dynamic, fullgraph=True)
+            self.__dict__["_compiled_day"] = torch.compile(hybrid_day, dynamic=dynamic, fullgraph=True, mode=mode)
         except Exception as err:  # pragma: no cover - depends on the platform's compiler
             warnings.warn(f"torch.compile unavailable ({err}); running eagerly", stacklevel=2)
             self.__dict__.pop("_compiled_day", None)
