@@ -76,10 +76,14 @@ def run_ensemble(
     """Yield :class:`Block` s for every batch of cells (``load(cells) -> CellData``) and year."""
     keys = resolve_outputs(outputs)
     n_cells = int(sum(len(b) for b in cell_batches))
-    bar = tqdm(total=n_cells, desc=desc, unit="cell", disable=not progress, leave=False, dynamic_ncols=True)
+    # progress in cell-years: spin-up + simulation of one year of one cell per fold = 1
+    bar = tqdm(total=None, desc=desc, unit="cell-yr", disable=not progress, leave=False, dynamic_ncols=True)
     try:
         for cells in cell_batches:
             data = load(np.asarray(cells, dtype=np.int64))
+            if bar.total is None:
+                bar.total = n_cells * len(year_slices(data.time))
+                bar.refresh()
             forcing, static = data.forcing, data.static
             states, static_out = [], {k: [] for k in STATIC_PARAMETER_KEYS}
             with torch.no_grad():
@@ -101,8 +105,8 @@ def run_ensemble(
                         states[f] = sim.state
                         per_fold.append(sim.outputs)
                 block_out = {k: np.stack([o[k].numpy() for o in per_fold]).astype(np.float32) for k in keys}
+                bar.update(len(cells))
                 yield Block(np.asarray(cells), data, days, block_out, static_arr, i == 0, i == len(pieces) - 1)
-            bar.update(len(cells))
     finally:
         bar.close()
 

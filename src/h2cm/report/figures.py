@@ -75,7 +75,7 @@ def skill_bars(summary: pd.DataFrame, out_dir: Path, reference: str = "obs", nam
         return None
     targets = list(dict.fromkeys(sub["target"]))
     views = [v for v in (*VIEWS, "spatial") if (sub["view"] == v).any()]
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(targets) * 2), 3.8))
+    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, 1.1 * len(targets) + 2), 7.0), sharex=True)
     width = 0.8 / len(views)
     x = np.arange(len(targets))
     for ax, metric, ref_line, label in (
