@@ -183,7 +183,7 @@ class FoldTrainer:
         save_checkpoint(self.dir / BEST, {**self._payload(), "val": self.state.history[-1]})
 
     def restore(self, path: Path) -> None:
-        ckpt = load_checkpoint(path, self.device)
+        ckpt = load_checkpoint(path, "cpu")  # RNG states must stay on the CPU; load_state_dict moves the rest
         if ckpt.get("fold") != self.fold:
             raise ValueError(f"{path} belongs to fold {ckpt.get('fold')}, not {self.fold}")
         self.model.load_state_dict(ckpt["model_state"])
@@ -257,9 +257,11 @@ class FoldTrainer:
             self.write_log()
         while not st.finished and st.epoch < cfg.train.epochs:
             self.run_epoch(t_start)
-        if not st.finished:  # resumed a run whose epochs were raised? nothing left to do
+        if not st.finished:  # resumed with fewer epochs than already trained: nothing left to do
             st.finished, st.stop_reason = True, st.stop_reason or "max_epochs"
             self.save_last()
+        if self.tb is not None:
+            self.tb.close()
         return self.result()
 
     def run_epoch(self, t_start: float) -> None:
@@ -424,16 +426,16 @@ def train_fold(
     fold_dir = run_dir / f"fold_{fold}"
     fold_dir.mkdir(parents=True, exist_ok=True)
     update_manifest(run_dir, cfg, folds={str(fold): {"status": "running", "started": time.time()}})
-    t0 = time.perf_counter()
-    fd = load_fold_data(cfg, fold, run_dir, data)
-    load_seconds = time.perf_counter() - t0
-    trainer = FoldTrainer(cfg, fold, fold_dir, fd.train, fd.val)
-    if resume and (fold_dir / LAST).exists():
-        trainer.restore(fold_dir / LAST)
-    elif not resume:
-        for name in (LAST, BEST, LOG, RESULT):
-            (fold_dir / name).unlink(missing_ok=True)
     try:
+        t0 = time.perf_counter()
+        fd = load_fold_data(cfg, fold, run_dir, data)
+        load_seconds = time.perf_counter() - t0
+        trainer = FoldTrainer(cfg, fold, fold_dir, fd.train, fd.val)
+        if resume and (fold_dir / LAST).exists():
+            trainer.restore(fold_dir / LAST)
+        elif not resume:
+            for name in (LAST, BEST, LOG, RESULT):
+                (fold_dir / name).unlink(missing_ok=True)
         result = trainer.fit()
     except BaseException as e:
         update_manifest(run_dir, cfg, folds={str(fold): {"status": "failed", "error": repr(e)}})
