@@ -162,11 +162,21 @@ def constraint_series(monthly: xr.Dataset, key: str, out_dir: Path):
 # --- maps ---------------------------------------------------------------------------------------
 
 
+def _regular(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A regular axis covering the (possibly gappy) coordinate ``c`` and each value's position."""
+    c = np.asarray(c, dtype=np.float64)
+    steps = np.diff(np.unique(c))
+    res = float(steps[steps > 1e-9].min()) if steps.size else 1.0
+    axis = c.min() + res * np.arange(int(round((c.max() - c.min()) / res)) + 1)
+    return axis, np.rint((c - c.min()) / res).astype(np.int64)
+
+
 def _grid(maps: xr.Dataset, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    lat = np.atleast_1d(np.asarray(maps.attrs["grid_lat"], dtype=np.float64))
-    lon = np.atleast_1d(np.asarray(maps.attrs["grid_lon"], dtype=np.float64))
+    """Cell values on a regular lat/lon grid (cubes of separate regions have gaps in lat/lon)."""
+    lat, ilat = _regular(np.atleast_1d(np.asarray(maps.attrs["grid_lat"], dtype=np.float64)))
+    lon, ilon = _regular(np.atleast_1d(np.asarray(maps.attrs["grid_lon"], dtype=np.float64)))
     g = np.full((len(lat), len(lon)), np.nan)
-    g[maps["lat_index"].values, maps["lon_index"].values] = values
+    g[ilat[maps["lat_index"].values], ilon[maps["lon_index"].values]] = values
     return lat, lon, g
 
 
@@ -190,6 +200,10 @@ def _map(ax, fig, maps, values, title, unit, cmap="viridis", vmin=None, vmax=Non
     mesh = ax.pcolormesh(
         _edges(lon), _edges(lat), np.ma.masked_invalid(g), cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
     )
+    rows, cols = np.nonzero(np.isfinite(g))
+    if rows.size:  # zoom on the mapped cells (with a margin)
+        ax.set_xlim(lon[cols].min() - 5, lon[cols].max() + 5)
+        ax.set_ylim(max(lat[rows].min() - 5, -90), min(lat[rows].max() + 5, 90))
     ax.set_facecolor("#e8eef5")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("longitude (degrees east)")
@@ -338,10 +352,13 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
                 ax.set_title(f"{k.upper()} (gC m-2 d-1)", fontsize=10)
             if col == 0:
                 ax.set_ylabel(f"{code}\n(gC m-2 d-1)", fontsize=8)
-            if row == 0 and col == 2:
-                ax.legend(fontsize=7)
+    handles = {}
+    for ax in axes.ravel():
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
     fig.suptitle("Mean seasonal cycles per TransCom land region (model: median and [min, max] across folds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.legend(list(handles.values()), list(handles.keys()), loc="upper right", fontsize=8, ncol=len(handles))
     return _save(fig, out_dir / "regional_msc.png"), pd.DataFrame(recs)
 
 
