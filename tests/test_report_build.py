@@ -25,6 +25,7 @@ EXPECTED = (
     "truth_scatter.png",
     "truth_maps.png",
     "skill_bars_truth.png",
+    "skill_maps.png",
     *(f"series_{k}.png" for k in MONTHLY_CONSTRAINT_KEYS),
 )
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -277,6 +277,36 @@ def efficiency_table(maps: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
+def skill_maps(skill: xr.Dataset, out_dir: Path, metric: str = "r"):
+    """Per-cell skill of the ensemble median against observations, on each constraint's headline
+    view (the view its loss term uses)."""
+    from ..evaluation.skill import HEADLINE_VIEW
+
+    keys = [k for k in CONSTRAINT_KEYS if f"obs_{k}" in skill]
+    if not keys:
+        return None
+    ncol = min(3, len(keys))
+    nrow = int(np.ceil(len(keys) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
+    lat, lon = skill["lat"].values, skill["lon"].values
+    for ax, k in zip(axes.ravel(), keys, strict=False):
+        v = HEADLINE_VIEW[k]
+        vals = skill[f"obs_{k}"].sel(view=v, metric=metric).values
+        sc = ax.scatter(lon, lat, c=vals, cmap="RdYlBu", vmin=-1, vmax=1, marker="s", s=14, edgecolors="none")
+        ax.set_facecolor("#e8eef5")
+        ax.set_xlim(lon.min() - 5, lon.max() + 5)
+        ax.set_ylim(max(lat.min() - 5, -90), min(lat.max() + 5, 90))
+        ax.set_title(f"{k}: {VIEW_LABELS[v]}", fontsize=10)
+        ax.set_xlabel("longitude (degrees east)", fontsize=8)
+        ax.set_ylabel("latitude (degrees north)", fontsize=8)
+        fig.colorbar(sc, ax=ax, shrink=0.85).set_label("Pearson r (-)")
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_visible(False)
+    fig.suptitle("Per-cell Pearson r of the ensemble median against observations (test cells)")
+    fig.tight_layout()
+    return _save(fig, out_dir / "skill_maps.png")
+
+
 # --- constants ----------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from ..evaluation.views import VIEW_LABELS
 from . import figures
 
 EVAL_FILES = (
+    "skill_cells.nc",
     "metrics_summary.csv",
     "constants.csv",
     "monthly_test.nc",
@@ -185,6 +186,8 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
 
     # skill
     bars = figures.skill_bars(summary, out)
+    with xr.open_dataset(folder / "skill_cells.nc") as skill_cells:
+        smap = figures.skill_maps(skill_cells.load(), out)
     head = []
     for key, v in HEADLINE_VIEW.items():
         r = summary[(summary.reference == "obs") & (summary.target == key) & (summary.view == v)]
@@ -207,6 +210,7 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
         + _table(pd.DataFrame(head), left=("constraint", "view (as in the loss)"))
         + "<h3>All views (Table C1)</h3>"
         + _table(skill_table(summary, "obs"), left=("target", "view"))
+        + _figure(smap, "Per-cell skill of the ensemble median (maps)")
     )
     section("skill", "Skill against observations", body)
 
