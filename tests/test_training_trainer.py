@@ -35,7 +35,7 @@ def _terms_on(trainer: FoldTrainer, cells) -> dict[str, float]:
 
 def test_a_few_epochs_reduce_every_loss_term(tmp_path):
     # two years, so that the mean seasonal cycle, TWS anomalies and NEE anomalies are all non-trivial
-    cfg = load_config("demo", tiny_overrides("train.epochs=3", "data.max_train_cells=32", end="2003-12-31"))
+    cfg = load_config("demo", tiny_overrides("train.epochs=4", "data.max_train_cells=32", end="2003-12-31"))
     runtime.configure(threads=cfg.threads)
     fd = load_fold_data(cfg, 0, tmp_path)
     trainer = FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)
@@ -45,7 +45,7 @@ def test_a_few_epochs_reduce_every_loss_term(tmp_path):
     after = _terms_on(trainer, fd.train)
     worse = {k: (before[k], after[k]) for k in before if not after[k] < before[k]}
     assert not worse, f"loss terms that did not decrease: {worse}"
-    assert result.epochs == 3 and result.skipped_batches == 0
+    assert result.epochs == 4 and result.skipped_batches == 0
     # the validation loss falls as well
     assert result.best_val_loss < result.val_start["total"]
 
@@ -54,7 +54,7 @@ def test_a_few_epochs_reduce_every_loss_term(tmp_path):
     assert {p.name for p in fold.iterdir()} >= {"best.pt", "last.pt", "log.csv", "result.json"}
     assert not [p for p in fold.iterdir() if ".tmp" in p.name]
     rows = list(csv.DictReader((fold / "log.csv").open()))
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3, 4]
     assert {"lr", "seconds", "skipped", "train_total", "train_tws", "val_total", "val_cue"} <= set(rows[0])
 
     # load_model: constructor arguments, normalisation buffers and weights come back

@@ -17,6 +17,7 @@ TINY_OVERRIDES = [
     "split.block_deg=2.0",
     "split.n_folds=4",
     "train.batch_size=16",
+    "train.val_batch_size=16",
     "train.chunk_days=60",
     "threads=1",
     "progress=false",
