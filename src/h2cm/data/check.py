@@ -42,6 +42,8 @@ UNIT_ALIASES: dict[str, set[str]] = {
     "kg m-3": {"kg m-3", "kg/m3"},
 }
 CELSIUS_MAX = 80.0  # a temperature field whose maximum is below this is in degC, not K
+# dask chunks for checking a cube from disk: 6 x 12 on-disk chunks per task (fewer, larger tasks)
+CHECK_CHUNKS: dict[str, int] = {"lat": 30, "lon": 60}
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
     from .cube import open_cube
 
     try:
-        ds = open_cube(args.cube)
+        ds = open_cube(args.cube, chunks=CHECK_CHUNKS)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.cube}: cannot open as a cube ({exc}); expected a zarr store or NetCDF file")
         return 2

@@ -27,6 +27,7 @@ CUE_BIAS = 0.04  # TRENDY-like models overestimate CUE
 GRACE_PERIOD = ("2002-04-01", "2017-06-01")
 SWE_END = "2018-12-01"
 SWE_MAX_ELEVATION_STD = 500.0  # m: GlobSnow masks mountains
+SWE_MAX = 1000.0  # mm: deeper (perennial) snow is glacier-like; GlobSnow masks it
 OCO2_PERIOD = ("2015-01-01", "2019-12-01")
 
 
@@ -117,7 +118,7 @@ def observe(
     )
     lognormal = np.exp(NOISE["swe"][1] * rng.standard_normal(shape))
     swe = np.where(mon["swe"] > 0, np.clip(mon["swe"] * lognormal + add("swe"), 0.0, None), 0.0)
-    out["swe"] = np.where(swe_ok, swe, np.nan)
+    out["swe"] = np.where(swe_ok & (mon["swe"] <= SWE_MAX), swe, np.nan)
 
     out["et"] = mon["et"] * mult("et") + add("et")
     out["runoff"] = np.clip(

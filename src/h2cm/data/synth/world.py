@@ -25,7 +25,7 @@ from ...schema import (
     STATIC_FEATURE_KEYS,
     STATIC_PARAMETERS,
 )
-from ..check import check_cube
+from ..check import CHECK_CHUNKS, check_cube
 from ..cube import (
     TRUTH_GROUP,
     commit_path,
@@ -310,7 +310,7 @@ def make_twin_world(
             for k in truth_keys:
                 troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
             del weather, truth, obs
-        cube = open_cube(tmp)
+        cube = open_cube(tmp, chunks=CHECK_CHUNKS)
         raise_on_errors(check_cube(cube, source=str(out)), f"twin world {out}")
         if is_netcdf(out):
             _to_netcdf(tmp, out)
