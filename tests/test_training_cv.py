@@ -11,7 +11,7 @@ import h2cm.training.cv as cvmod
 from h2cm.cli import main
 from h2cm.training.cv import import_ray, parse_folds, rerun_command, run_cv
 from h2cm.training.run import read_manifest
-from training_fixtures import tiny_overrides
+from training_fixtures import tiny_cube, tiny_overrides
 
 
 def test_parse_folds():
@@ -52,6 +52,17 @@ def test_local_executor_reports_a_failed_fold_that_reruns_alone(tmp_path, monkey
     assert m["folds"]["1"]["status"] == "done" and "error" not in m["folds"]["1"]
     assert (run / "fold_1" / "best.pt").exists()
     assert (run / "split.json").read_text() == split
+
+
+def test_setup_errors_exit_2_and_write_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--config", "paper", "--fold", "0", "--out", str(run)]) == 2  # no cube
+    # the tiny world has too few 5-degree blocks for 10 folds and a test set
+    assert main(["cv", "--config", "demo", "--out", str(run), f"data.cube={tiny_cube()}"]) == 2
+    assert main(["cv", "--config", "demo", "--out", str(run), "train.epoch=3"]) == 2
+    assert not run.exists()
+    err = capsys.readouterr().err
+    assert "data.cube is not set" in err and "need at least 11" in err and "train.epoch: unknown key" in err
 
 
 def test_ray_is_optional_with_a_clear_error(monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -19,8 +20,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, load_config
-from .folds import ensure_split
+from .config import ConfigError, RunConfig, load_config
+from .folds import ensure_split, require_cube
 from .run import CONFIG_FILE, prepare_run_dir, update_manifest
 
 EXECUTORS = ("local", "ray")
@@ -194,10 +195,12 @@ def run_cv(
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; use one of {EXECUTORS}")
     cfg = config if isinstance(config, RunConfig) and not overrides else load_config(config, overrides)
+    if data is None:
+        require_cube(cfg)
     run_dir = Path(out_dir)
-    prepare_run_dir(cfg, run_dir)
-    ensure_split(cfg, run_dir, data)
     fold_list = folds if isinstance(folds, list) else parse_folds(folds, cfg.split.n_folds)
+    ensure_split(cfg, run_dir, data)  # first: a split that cannot be made leaves nothing behind
+    prepare_run_dir(cfg, run_dir)
     update_manifest(run_dir, cfg, cv={"executor": executor, "folds": fold_list, "started": time.time()})
     t0 = time.perf_counter()
     if executor == "ray":
@@ -218,7 +221,17 @@ def run(args) -> int:
     from .. import runtime
 
     runtime.configure(threads=None)
-    res = run_cv(
+    try:
+        res = _run_cv_args(args)
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(res.summary())
+    return 1 if res.failed else 0
+
+
+def _run_cv_args(args) -> CVResult:
+    return run_cv(
         args.config,
         args.out,
         executor=args.executor,
@@ -228,8 +241,6 @@ def run(args) -> int:
         resume=args.resume,
         overrides=args.overrides,
     )
-    print(res.summary())
-    return 1 if res.failed else 0
 
 
 def register(sub) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..data.cells import CellData
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 
 SPLIT_FILE = "split.json"
 
@@ -38,15 +38,18 @@ def _splits():
 
 def make_split(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray):
     """A new split of cells at (lat, lon) from the ``split`` section of the configuration."""
-    s = cfg.split
-    return _splits().spatial_split(
-        np.asarray(lat),
-        np.asarray(lon),
-        seed=s.seed,
-        n_folds=s.n_folds,
-        block_deg=s.block_deg,
-        test_fraction=s.test_fraction,
-    )
+    sc = cfg.split
+    try:
+        return _splits().spatial_split(
+            np.asarray(lat),
+            np.asarray(lon),
+            seed=sc.seed,
+            n_folds=sc.n_folds,
+            block_deg=sc.block_deg,
+            test_fraction=sc.test_fraction,
+        )
+    except ValueError as err:
+        raise ConfigError(f"split: {err}") from err
 
 
 def cube_cell_coords(cube: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -74,10 +77,11 @@ def ensure_split(cfg: RunConfig, run_dir: str | os.PathLike, data: CellData | No
 
 
 def require_cube(cfg: RunConfig) -> str:
+    """The configured cube path; :class:`ConfigError` if unset or missing."""
     if not cfg.data.cube:
-        raise ValueError("data.cube is not set: add data.cube=PATH to the command or the config file")
+        raise ConfigError("data.cube is not set: add data.cube=PATH to the command or the config file")
     if not Path(cfg.data.cube).exists():
-        raise FileNotFoundError(f"data.cube {cfg.data.cube} does not exist")
+        raise ConfigError(f"data.cube {cfg.data.cube} does not exist")
     return cfg.data.cube
 
 

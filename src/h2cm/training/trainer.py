@@ -38,8 +38,8 @@ from .checkpoint import (
     model_payload,
     save_checkpoint,
 )
-from .config import RunConfig, load_config
-from .folds import fold_seed, input_statistics, load_fold_data
+from .config import ConfigError, RunConfig, load_config
+from .folds import ensure_split, fold_seed, input_statistics, load_fold_data, require_cube
 from .loss import LossStats, active_terms, total_loss
 from .run import prepare_run_dir, update_manifest
 
@@ -421,7 +421,10 @@ def train_fold(
     (split indices are then positions in ``data``)."""
     cfg = config if isinstance(config, RunConfig) and not overrides else load_config(config, overrides)
     runtime.configure(threads=cfg.threads, seed=fold_seed(cfg.seed, fold))
+    if data is None:
+        require_cube(cfg)  # before anything is written to the run directory
     run_dir = Path(out_dir)
+    ensure_split(cfg, run_dir, data)  # made once per run; a split that cannot be made leaves nothing behind
     prepare_run_dir(cfg, run_dir)
     fold_dir = run_dir / f"fold_{fold}"
     fold_dir.mkdir(parents=True, exist_ok=True)
@@ -459,7 +462,11 @@ def run(args) -> int:
     """``h2cm train``: train one fold and print its summary as JSON."""
     import json
 
-    result = train_fold(args.config, args.fold, args.out, resume=args.resume, overrides=args.overrides)
+    try:
+        result = train_fold(args.config, args.fold, args.out, resume=args.resume, overrides=args.overrides)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(json.dumps(result.to_dict(), indent=1))
     return 0
 
