@@ -76,21 +76,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def build_model(kind: str, model_kwargs: dict[str, Any]) -> torch.nn.Module:
-    """A fresh model of ``kind`` from its constructor arguments."""
-    if kind == "hybrid":
-        return H2CM(**model_kwargs)
-    raise ValueError(f"unknown model kind {kind!r}")
+    """A fresh model of ``kind`` (hybrid, constant, lstm: :mod:`h2cm.baselines`) from its
+    constructor arguments."""
+    from ..baselines import build_model as _build
+
+    return _build(kind, **model_kwargs)
 
 
-def model_payload(model: H2CM, kind: str = "hybrid") -> dict[str, Any]:
+def model_payload(model: torch.nn.Module, kind: str = "hybrid") -> dict[str, Any]:
     """What every checkpoint holds about the model itself."""
-    kwargs = {
-        "n_static": model.n_static,
-        "lstm_hidden": model.lstms.hidden,
-        "fc_hidden": model.coupling.b1.numel(),
-        "code_size": model.code_size,
-    }
-    return {"kind": kind, "model_kwargs": kwargs, "model_state": model.state_dict()}
+    from ..baselines import init_kwargs
+
+    return {"kind": kind, "model_kwargs": init_kwargs(model), "model_state": model.state_dict()}
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> H2CM:

@@ -129,7 +129,9 @@ class RunConfig(_Section):
     """One training run (all folds)."""
 
     name: str = "run"
-    model: Literal["hybrid"] = Field("hybrid", description="model kind; baselines come later")
+    model: Literal["hybrid", "constant", "lstm"] = Field(
+        "hybrid", description="model kind: hybrid, constant (constant-parameter process model) or lstm (pure LSTM)"
+    )
     seed: int = 0
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, ...")
     threads: int = Field(2, ge=1, description="torch CPU threads (per fold)")

@@ -29,6 +29,8 @@ MONTHLY_TERMS = ("swe", "fapar", "nee")
 PRIOR_TERMS = ("prior_q10", "prior_beta_co2")
 CUE_SMALL_GPP = 0.1  # gC m-2 d-1: below this mean GPP a cell's CUE is taken as 0.5
 CUE_DEFAULT = 0.5
+# model outputs each term reads (default: the output of the term's own name)
+TERM_OUTPUTS: dict[str, tuple[str, ...]] = {"cue": ("npp", "gpp"), "nee_anomaly": ("nee",)}
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,8 @@ def total_loss(
             continue
         if term not in data.constraints or term not in stats.std:
             continue
+        if any(k not in outputs for k in TERM_OUTPUTS.get(term, (term,))):
+            continue  # the model does not produce what this term needs (e.g. a pure LSTM baseline)
         mu, sd = stats.mean[term], stats.std[term]
         if term == "cue":
             res[term] = cue_loss(outputs["npp"], outputs["gpp"], obs_of(term), mu, sd)

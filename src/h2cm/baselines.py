@@ -1,0 +1,245 @@
+"""Baselines for the hybrid model, in the same framework (issue #6).
+
+* :class:`ConstantModel`: the H2CM process model with *globally constant* learned parameters.
+  Every network of the hybrid model is replaced by one learned scalar per parameter, mapped by the
+  same activation as the network's output (softplus / sigmoid; SMmax and alpha_Ei as in the static
+  net); the four global constants are the same :class:`~h2cm.networks.GlobalConstants`.
+* :class:`LSTMBaseline`: purely data-driven. One LSTM over z-scored forcing and static inputs with
+  a linear head that predicts the constrained daily variables (:data:`LSTM_OUTPUT_KEYS`) directly,
+  with no process model; it has no parameters or constants of the process model.
+
+Both have the hybrid model's ``forward(forcing, static, state=None, spinup=True, outputs=...,
+chunk_days=...)`` signature, return a :class:`~h2cm.model.Simulation`, store the same
+normalisation buffers (:meth:`set_normalization`) and are built by :func:`build_model` from
+``(kind, kwargs)`` so checkpoints of every kind load the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import physics
+from .model import H2CM, INITIAL_NPP, ModelState, Simulation, _collect, resolve_outputs
+from .networks import NETWORK_OUTPUTS, GlobalConstants
+from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
+from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS
+
+MODEL_KINDS: tuple[str, ...] = ("hybrid", "constant", "lstm")
+_PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
+# activation of every daily parameter (the same as the hybrid networks' heads)
+PARAM_ACTIVATIONS: dict[str, str] = {name: act for outs in NETWORK_OUTPUTS.values() for name, act in outs}
+# what the LSTM baseline predicts: the variables the loss reads (npp for the CUE term)
+LSTM_OUTPUT_KEYS: tuple[str, ...] = LOSS_OUTPUT_KEYS
+# physical scale of each LSTM output (head output 1 = this many units) and its activation
+LSTM_OUTPUT_SCALE: dict[str, tuple[float, str]] = {
+    "tws": (100.0, "linear"),  # mm
+    "swe": (50.0, "softplus"),  # mm
+    "et": (2.0, "softplus"),  # mm d-1
+    "runoff": (1.0, "softplus"),  # mm d-1
+    "fapar": (1.0, "sigmoid"),  # 1
+    "gpp": (3.0, "softplus"),  # gC m-2 d-1
+    "npp": (1.5, "softplus"),  # gC m-2 d-1
+    "nee": (1.0, "linear"),  # gC m-2 d-1
+}
+
+
+class _Normalised(nn.Module):
+    """z-score buffers for forcing and static inputs, shared by the baselines (as in H2CM)."""
+
+    def __init__(self, n_static: int):
+        super().__init__()
+        self.n_static = n_static
+        self.register_buffer("forcing_mean", torch.zeros(len(FORCING_KEYS)))
+        self.register_buffer("forcing_std", torch.ones(len(FORCING_KEYS)))
+        self.register_buffer("static_mean", torch.zeros(n_static))
+        self.register_buffer("static_std", torch.ones(n_static))
+
+    set_normalization = H2CM.set_normalization
+    zscore_static = H2CM.zscore_static
+    zscore_forcing = H2CM.zscore_forcing
+    _check_inputs = H2CM._check_inputs
+
+
+class ConstantModel(_Normalised):
+    """The process model with one learned scalar per parameter, the same everywhere and every day."""
+
+    def __init__(self, n_static: int = 30, **_ignored: Any):
+        super().__init__(n_static)
+        self.raw_daily = nn.ParameterDict({name: nn.Parameter(torch.zeros(())) for name in DailyParams._fields})
+        self.raw_smmax = nn.Parameter(torch.zeros(()))
+        self.raw_alpha_ei = nn.Parameter(torch.zeros(()))
+        self.constants = GlobalConstants()
+
+    def init_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (stored in checkpoints)."""
+        return {"n_static": self.n_static}
+
+    def daily_parameters(self) -> DailyParams:
+        """The (scalar) daily parameters, mapped by the hybrid networks' activations."""
+        vals = {}
+        for name, raw in self.raw_daily.items():
+            vals[name] = F.softplus(raw) if PARAM_ACTIVATIONS[name] == "softplus" else torch.sigmoid(raw)
+        return DailyParams(**vals)
+
+    def static_parameters(self, static: Tensor) -> tuple[StaticParams, Tensor]:
+        """(SMmax, alpha_Ei) broadcast to every cell, and an empty ``code`` (cells, 0)."""
+        n = static.shape[0]
+        smmax = (F.softplus(self.raw_smmax + 100.0) + 1.0).expand(n)
+        alpha_ei = F.softplus(self.raw_alpha_ei).expand(n)
+        return StaticParams(smmax=smmax, alpha_ei=alpha_ei), static.new_zeros(n, 0)
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
+        z = torch.zeros(batch, device=device, dtype=dtype)
+        hz = torch.zeros(3, batch, 0, device=device, dtype=dtype)
+        return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
+
+    def forward(
+        self,
+        forcing: Tensor,
+        static: Tensor,
+        state: ModelState | None = None,
+        spinup: bool = True,
+        outputs: str | Sequence[str] = "all",
+        chunk_days: int | None = 365,
+    ) -> Simulation:
+        """Run the daily loop (same arguments as :meth:`h2cm.model.H2CM.forward`; ``chunk_days``
+        is accepted for compatibility: this model's graph is small enough to keep whole)."""
+        self._check_inputs(forcing, static)
+        keys = resolve_outputs(outputs)
+        sp, code = self.static_parameters(static)
+        k = self.constants()
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        if spinup:
+            state = self.spinup(forcing, sp, code, k, state)
+        out, state = self._run(forcing, sp, k, state, keys)
+        return Simulation(out, state, sp, k)
+
+    @torch.no_grad()
+    def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState) -> ModelState:
+        """Run the whole period once without gradients; return its final state."""
+        _, final = self._run(forcing, sp, k, state, ())
+        return ModelState(*(t.detach() for t in final))
+
+    def _run(self, forcing: Tensor, sp: StaticParams, k: Constants, state: ModelState, keys: tuple[str, ...]):
+        days, batch = forcing.shape[0], forcing.shape[1]
+        phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
+        terms = physics.forcing_terms(phys, k)
+        p = self.daily_parameters()
+        params = DailyParams(*(v.expand(batch) for v in p))
+        water = WaterState(state.swe, state.sm, state.gw)
+        rows: list[Tensor] = []
+        npp = state.npp
+        terms_days = list(zip(*(t.unbind(0) for t in terms), strict=True))
+        for t in range(days):
+            water, fluxes = physics.day_step_terms(water, ForcingTerms(*terms_days[t]), params, sp, k)
+            npp = fluxes["npp"]
+            if keys:
+                rows.append(torch.stack(_collect(keys, fluxes, params)))
+        if keys:
+            stacked = torch.stack(rows)  # (days, n_keys, B)
+            out = {key: stacked[:, j] for j, key in enumerate(keys)}
+        else:
+            out = {}
+        final = ModelState(water.swe, water.sm, water.gw, params.fapar, npp, state.h, state.c)
+        return out, final
+
+
+class LSTMBaseline(_Normalised):
+    """One LSTM over z-scored forcing and static inputs; a linear head predicts the constrained
+    daily variables (:data:`LSTM_OUTPUT_KEYS`) in physical units. No process model."""
+
+    def __init__(self, n_static: int = 30, lstm_hidden: int = 100, **_ignored: Any):
+        super().__init__(n_static)
+        self.hidden = lstm_hidden
+        self.lstm = nn.LSTM(len(FORCING_KEYS) + n_static, lstm_hidden)
+        self.head = nn.Linear(lstm_hidden, len(LSTM_OUTPUT_KEYS))
+        self.register_buffer(
+            "out_scale", torch.tensor([LSTM_OUTPUT_SCALE[k][0] for k in LSTM_OUTPUT_KEYS]), persistent=False
+        )
+
+    def init_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (stored in checkpoints)."""
+        return {"n_static": self.n_static, "lstm_hidden": self.hidden}
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> tuple[Tensor, Tensor]:
+        z = torch.zeros(1, batch, self.hidden, device=device, dtype=dtype)
+        return z, z.clone()
+
+    def _inputs(self, forcing: Tensor, static: Tensor) -> Tensor:
+        zs = self.zscore_static(static).unsqueeze(0).expand(forcing.shape[0], -1, -1)
+        return torch.cat([torch.nan_to_num(self.zscore_forcing(forcing)), zs], dim=-1)
+
+    def forward(
+        self,
+        forcing: Tensor,
+        static: Tensor,
+        state: tuple[Tensor, Tensor] | None = None,
+        spinup: bool = True,
+        outputs: str | Sequence[str] = "all",
+        chunk_days: int | None = 365,
+    ) -> Simulation:
+        """Predict the daily variables. ``outputs``: ``"all"``/``"loss"`` give every predicted
+        variable; a list gives those of its names this model predicts (others are absent).
+        ``state``: LSTM (h, c); ``spinup`` first runs the period once without gradients."""
+        self._check_inputs(forcing, static)
+        if outputs in ("all", "loss"):
+            keys = LSTM_OUTPUT_KEYS
+        else:
+            keys = tuple(k for k in resolve_outputs(outputs) if k in LSTM_OUTPUT_KEYS)
+        x = self._inputs(forcing, static)
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        if spinup:
+            with torch.no_grad():
+                _, state = self.lstm(x, state)
+            state = (state[0].detach(), state[1].detach())
+        h, state = self.lstm(x, state)
+        raw = self.head(h)
+        out = {}
+        for j, key in enumerate(LSTM_OUTPUT_KEYS):
+            if key not in keys:
+                continue
+            act = LSTM_OUTPUT_SCALE[key][1]
+            r = raw[..., j]
+            v = F.softplus(r) if act == "softplus" else torch.sigmoid(r) if act == "sigmoid" else r
+            out[key] = v * self.out_scale[j]
+        return Simulation(out, state, None, None)  # type: ignore[arg-type]
+
+
+def build_model(kind: str, **kwargs: Any) -> nn.Module:
+    """A fresh model of ``kind`` (``hybrid``, ``constant`` or ``lstm``) from constructor arguments;
+    arguments a kind does not use are ignored by the baselines."""
+    if kind == "hybrid":
+        return H2CM(**kwargs)
+    if kind == "constant":
+        return ConstantModel(**kwargs)
+    if kind == "lstm":
+        return LSTMBaseline(**kwargs)
+    raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(MODEL_KINDS)}")
+
+
+def model_kind(model: nn.Module) -> str:
+    """The kind name of a model instance."""
+    if isinstance(model, ConstantModel):
+        return "constant"
+    if isinstance(model, LSTMBaseline):
+        return "lstm"
+    return "hybrid"
+
+
+def init_kwargs(model: nn.Module) -> dict[str, Any]:
+    """Constructor arguments of any model kind (what a checkpoint stores)."""
+    if isinstance(model, H2CM):
+        return {
+            "n_static": model.n_static,
+            "lstm_hidden": model.lstms.hidden,
+            "fc_hidden": model.coupling.b1.numel(),
+            "code_size": model.code_size,
+        }
+    return model.init_kwargs()  # type: ignore[operator]
