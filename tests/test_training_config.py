@@ -36,7 +36,7 @@ def test_demo_preset_keeps_the_paper_training_rules():
 
 def test_unknown_keys_and_bad_values_are_reported_by_dotted_key():
     with pytest.raises(ConfigError) as e:
-        load_config("paper", ["train.epoch=3", "optimizer.lr=-1", "model=lstm", "data.constraints=[tws, sif]"])
+        load_config("paper", ["train.epoch=3", "optimizer.lr=-1", "model=transformer", "data.constraints=[tws, sif]"])
     msg = str(e.value)
     assert "train.epoch: unknown key" in msg
     assert "optimizer.lr" in msg and "greater than 0" in msg
