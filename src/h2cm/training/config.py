@@ -110,6 +110,9 @@ class TrainConfig(_Section):
     chunk_days: int | None = Field(365, ge=1, description="days per recomputed chunk in the backward pass")
     checkpoint_every: int = Field(10, ge=0, description="also write last.pt every N batches (0: epoch end only)")
     initial_validation: bool = Field(True, description="validate once before training (epoch 0 row of the log)")
+    compile: bool = Field(
+        False, description="torch.compile the daily step (hybrid model; faster epochs after a one-off compile)"
+    )
 
 
 class PriorConfig(_Section):

@@ -138,6 +138,8 @@ class FoldTrainer:
                 "code_size": n.code_size,
             },
         )
+        if cfg.train.compile and hasattr(self.model, "compile_day"):
+            self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
         self.model.set_normalization(*input_statistics(train))
         self.model.to(self.device)
         self.stats = LossStats.from_cells(train, cfg.data.constraints)
