@@ -27,6 +27,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.evaluation.evaluate",
     "h2cm.report.html",
     "h2cm.report.demo",
+    "h2cm.studies",
 )
 
 

@@ -1,0 +1,86 @@
+"""``h2cm study``: does the hybrid earn its keep? Baselines on the twin world and at a flux tower.
+
+* ``h2cm study twin [--size demo] --out DIR``: :func:`h2cm.studies.twin.run_twin`
+* ``h2cm study site FLUXNET_DAILY_FILE --out DIR``: :func:`h2cm.studies.site.run_site`
+
+Both write ``results.md`` and CSV tables into ``DIR`` (docs/studies/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _run_twin(args: argparse.Namespace) -> int:
+    from .twin import VARIANTS, run_twin
+
+    variants = args.variants.split(",") if args.variants else list(VARIANTS)
+    run_twin(
+        args.out,
+        size=args.size,
+        cube=args.cube,
+        epochs=args.epochs,
+        folds=args.folds,
+        variants=variants,
+        threads=args.threads,
+        seed=args.seed,
+        overrides=args.overrides,
+    )
+    print(f"wrote {args.out}/results.md")
+    return 0
+
+
+def _run_site(args: argparse.Namespace) -> int:
+    from .site import SITE_MODELS, run_site
+
+    models = args.models.split(",") if args.models else list(SITE_MODELS)
+    run_site(
+        args.file,
+        args.out,
+        epochs=args.epochs,
+        models=models,
+        threads=args.threads,
+        overrides=args.overrides,
+        plots=not args.no_plots,
+    )
+    print(f"wrote {args.out}/results.md")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen study; configuration errors exit with 2."""
+    from ..training.config import ConfigError
+
+    try:
+        return args.study_func(args)
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def register(sub) -> None:
+    p = sub.add_parser("study", help="hybrid vs baselines: twin-world truth recovery, flux-tower temporal split")
+    studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
+
+    t = studies.add_parser("twin", help="train hybrid (with/without priors) and both baselines on a twin world")
+    t.add_argument("--size", default="demo", choices=("tiny", "demo"), help="twin-world size and preset")
+    t.add_argument("--cube", default=None, help="use this twin world instead of generating OUT/world.zarr")
+    t.add_argument("--out", required=True, help="output directory (results.md, CSV tables, runs/)")
+    t.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the demo preset's)")
+    t.add_argument("--folds", type=int, default=1, help="train folds 0..N-1 of every variant (default 1)")
+    t.add_argument("--variants", default=None, help="comma list of hybrid,hybrid_priors,constant,lstm (default all)")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--seed", type=int, default=0, help="twin-world seed (when generating one)")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every variant")
+    t.set_defaults(func=run, study_func=_run_twin)
+
+    s = studies.add_parser("site", help="train hybrid and both baselines at a FLUXNET site, test on its last year")
+    s.add_argument("file", help="FLUXNET2015 daily (_DD_) CSV file")
+    s.add_argument("--out", required=True, help="output directory (results.md, metrics.csv, plots, runs/)")
+    s.add_argument("--epochs", type=int, default=50, help="epochs per model")
+    s.add_argument("--models", default=None, help="comma list of hybrid,constant,lstm (default all)")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    s.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every model")
+    s.set_defaults(func=run, study_func=_run_site)

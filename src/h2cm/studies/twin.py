@@ -1,0 +1,346 @@
+"""Twin-world study: does the hybrid earn its keep against baselines, judged by the hidden truth?
+
+Four variants are trained with the same loss, data and cross-validation split (the ``demo``
+preset, or a reduced one for ``--size tiny``): the hybrid without and with priors on Q10 and
+beta_CO2, the constant-parameter process model and the pure LSTM. Every variant's fold models
+(ensemble mean) then run over the split's held-out test cells and are scored against the
+observations (GPP, NEE, ET, TWS) and against the twin world's hidden truth (the same, plus the
+unconstrained TER, Rh, Ra, transpiration fraction T/ET and soil moisture). Further: Rh in the
+days around the first rains that end a dry season, and the recovered Q10 and beta_CO2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import runtime
+from ..data.cube import land_cells, load_cells, open_cube, open_truth
+from ..data.splits import Split
+from ..data.synth import TRUTH_CONSTANTS, make_twin_world
+from ..training.checkpoint import load_model
+from ..training.config import RunConfig, load_config
+from ..training.folds import SPLIT_FILE
+from ..training.trainer import BEST, train_fold
+from .common import LSTM_DERIVED, anomalies, ensemble_mean, fmt, markdown_table, simulate, skill, to_monthly, write_csv
+
+VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
+    "hybrid": ("hybrid", False),
+    "hybrid_priors": ("hybrid", True),
+    "constant": ("constant", False),
+    "lstm": ("lstm", False),
+}
+OBS_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws")
+TRUTH_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "t_et", "sm")
+CARBON: tuple[str, ...] = ("gpp", "nee", "ter", "rh", "ra", "npp")
+UNCONSTRAINED: tuple[str, ...] = ("ter", "rh", "ra", "npp", "t_et", "sm")
+SIZE_OVERRIDES: dict[str, list[str]] = {
+    "tiny": [
+        "network.lstm_hidden=16",
+        "network.fc_hidden=16",
+        "split.block_deg=2.0",
+        "split.n_folds=4",
+        "train.batch_size=16",
+        "train.val_batch_size=32",
+        "train.chunk_days=120",
+        "data.max_train_cells=32",
+    ],
+    "demo": [],
+}
+SKILL_COLUMNS = ("variable", "reference", "model", "r", "r_cell", "rmse", "bias", "n")
+# dry-season end: a day with >= RAIN_MM after DRY_DAYS days totalling < DRY_MM, above freezing
+RAIN_MM, DRY_DAYS, DRY_MM, PULSE_BEFORE, PULSE_AFTER = 5.0, 60, 10.0, 7, 14
+
+
+def study_config(
+    variant: str, cube: Path, size: str, epochs: int | None, threads: int, overrides: Sequence[str] = ()
+) -> RunConfig:
+    """The configuration of one variant: ``demo`` preset, size overrides, kind, priors, epochs."""
+    kind, priors = VARIANTS[variant]
+    ov = [
+        f"data.cube={cube}",
+        f"model={kind}",
+        f"name=twin-{variant}",
+        f"loss.priors={'true' if priors else 'false'}",
+        "progress=false",
+        f"threads={threads}",
+        *SIZE_OVERRIDES[size],
+    ]
+    if epochs is not None:
+        ov.append(f"train.epochs={epochs}")
+    return load_config("demo", [*ov, *overrides])
+
+
+def _truth_at(truth: xr.Dataset, ds: xr.Dataset, cells: np.ndarray, time_index, keys: Sequence[str]):
+    """Daily truth ``(T, N)`` of ``keys`` at land cells ``cells`` over ``time_index``."""
+    li, lj = land_cells(ds)
+    sel = {"lat": xr.DataArray(li[cells], dims="cell"), "lon": xr.DataArray(lj[cells], dims="cell")}
+    t = truth.sel(time=pd.DatetimeIndex(time_index))
+    return {k: np.asarray(t[k].isel(sel).transpose("time", "cell").values, dtype=np.float64) for k in keys}
+
+
+def _derived(x: dict[str, np.ndarray], data) -> dict[str, np.ndarray]:
+    """Monthly values of every compared variable (``t_et``: monthly T / monthly ET)."""
+    out = {k: to_monthly(v, data) for k, v in x.items() if k in TRUTH_VARIABLES}
+    if "tr" in x and "et" in x:
+        tr, et = to_monthly(x["tr"], data), to_monthly(x["et"], data)
+        out["t_et"] = np.where(et > 0.05, tr / np.where(et > 0.05, et, 1.0), np.nan)
+    return out
+
+
+def rain_pulses(prec: np.ndarray, tair: np.ndarray) -> list[tuple[int, int]]:
+    """(day, cell) of the first rains that end a dry season (:data:`RAIN_MM`, :data:`DRY_DAYS`,
+    :data:`DRY_MM`), at most one per cell and dry spell, with a full window around them."""
+    events = []
+    csum = np.concatenate([np.zeros((1, prec.shape[1])), np.cumsum(prec, axis=0)])
+    for j in range(prec.shape[1]):
+        last = -(10**9)
+        for d in range(max(DRY_DAYS, PULSE_BEFORE), prec.shape[0] - PULSE_AFTER):
+            dry = csum[d, j] - csum[d - DRY_DAYS, j] < DRY_MM
+            if prec[d, j] >= RAIN_MM and dry and tair[d, j] > 273.15 and d - last > DRY_DAYS:
+                events.append((d, j))
+                last = d
+    return events
+
+
+def pulse_table(events, truth_rh: np.ndarray, models: dict[str, np.ndarray]) -> list[dict[str, object]]:
+    """Rh around the events: mean ratio of days 0..3 after the rain to the week before, and r of
+    the daily Rh windows (days -7..+14) against the truth."""
+    rows = []
+    if not events:
+        return rows
+    offsets = np.arange(-PULSE_BEFORE, PULSE_AFTER + 1)
+
+    def windows(x):
+        return np.stack([x[d + offsets, j] for d, j in events])  # (events, window)
+
+    def ratio(w):
+        pre = w[:, :PULSE_BEFORE].mean(1)
+        post = w[:, PULSE_BEFORE : PULSE_BEFORE + 4].mean(1)
+        return float(np.nanmean(post / np.where(pre > 1e-6, pre, np.nan)))
+
+    tw = windows(truth_rh)
+    rows.append({"model": "truth", "events": len(events), "ratio": ratio(tw), "r": 1.0, "rmse": 0.0})
+    for name, rh in models.items():
+        w = windows(rh)
+        sk = skill(w.ravel(), tw.ravel())
+        rows.append({"model": name, "events": len(events), "ratio": ratio(w), "r": sk["r"], "rmse": sk["rmse"]})
+    return rows
+
+
+def run_twin(
+    out: str | Path,
+    size: str = "demo",
+    cube: str | Path | None = None,
+    epochs: int | None = None,
+    folds: int = 1,
+    variants: Sequence[str] = tuple(VARIANTS),
+    threads: int = 2,
+    seed: int = 0,
+    overrides: Sequence[str] = (),
+) -> dict[str, object]:
+    """Train the variants on the twin world (``cube``, or a new one of ``size`` in ``OUT/world.zarr``)
+    on folds ``0..folds-1`` and write ``results.md``, ``skill.csv``, ``constants.csv``,
+    ``pulses.csv``, ``acceptance.csv`` and ``summary.json`` into ``out``; returns the summary."""
+    if size not in SIZE_OVERRIDES:
+        raise ValueError(f"unknown size {size!r}; use one of {', '.join(SIZE_OVERRIDES)}")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    runtime.configure(threads=threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    if cube is None:
+        cube = out / "world.zarr"
+        if not cube.exists():
+            make_twin_world(size, seed, cube, progress=False)
+    cube = Path(cube).resolve()
+    timing: dict[str, float] = {}
+    cfgs = {}
+    for v in variants:
+        cfg = study_config(v, cube, size, epochs, threads, overrides)
+        cfgs[v] = cfg
+        if folds > cfg.split.n_folds:
+            raise ValueError(f"--folds {folds} > split.n_folds {cfg.split.n_folds}")
+        t0 = time.perf_counter()
+        for k in range(folds):
+            train_fold(cfg, k, out / "runs" / v)
+        timing[v] = round(time.perf_counter() - t0, 1)
+
+    # --- evaluation on the test cells ------------------------------------------------------------
+    first = cfgs[variants[0]]
+    split = Split.load(out / "runs" / variants[0] / SPLIT_FILE)
+    test = np.sort(np.asarray(split.test, dtype=np.int64))
+    ds = open_cube(cube)
+    data = load_cells(ds, test, (first.data.start, first.data.end))
+    truth_ds = open_truth(cube)
+    if truth_ds is None:
+        raise ValueError(f"{cube} has no hidden truth (group 'truth'): not a twin world")
+    tkeys = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "tr", "sm")
+    truth_daily = _truth_at(truth_ds, ds, test, data.time, tkeys)
+    truth_m = _derived(truth_daily, data)
+    sims, constants = {}, []
+    for v in variants:
+        models = [load_model(out / "runs" / v / f"fold_{k}" / BEST) for k in range(folds)]
+        sims[v] = ensemble_mean([simulate(m, data) for m in models])
+        for k, m in enumerate(models):
+            if getattr(m, "constants", None) is not None:
+                c = m.constants()
+                constants.append(
+                    {"model": v, "fold": k, "q10": float(c.q10.detach()), "beta_co2": float(c.beta_co2.detach())}
+                )
+    model_m = {v: _derived(s, data) for v, s in sims.items()}
+
+    rows: list[dict[str, object]] = []
+    for var in OBS_VARIABLES:
+        obs = data.constraints.get(var)
+        if obs is None:
+            continue
+        o = obs.numpy().astype(np.float64)
+        for v in variants:
+            if var not in model_m[v]:
+                continue
+            s = model_m[v][var]
+            if var == "tws":
+                valid = np.isfinite(o)
+                s, o_use = anomalies(s, valid), anomalies(o, valid)
+            else:
+                o_use = o
+            rows.append({"variable": var, "reference": "obs", "model": v, **skill(s, o_use)})
+    for var in TRUTH_VARIABLES:
+        for v in variants:
+            if var not in model_m[v] or var not in truth_m:
+                continue
+            s, o = model_m[v][var], truth_m[var]
+            if var == "tws":
+                valid = np.isfinite(o)
+                s, o = anomalies(s, valid), anomalies(o, valid)
+            derived = v == "lstm" and var in LSTM_DERIVED
+            name = f"{var} (derived: {LSTM_DERIVED[var]})" if derived else var
+            rows.append({"variable": name, "reference": "truth", "model": v, **skill(s, o)})
+
+    prec = data.forcing[..., 1].numpy().astype(np.float64)
+    tair = data.forcing[..., 2].numpy().astype(np.float64)
+    events = rain_pulses(prec, tair)
+    pulses = pulse_table(events, truth_daily["rh"], {v: s["rh"] for v, s in sims.items() if "rh" in s})
+
+    const_rows = _constants_summary(constants, cfgs[variants[0]])
+    acceptance = _acceptance(rows, variants)
+    summary = {
+        "size": size,
+        "cube": str(cube),
+        "variants": list(variants),
+        "folds_trained": folds,
+        "n_folds": first.split.n_folds,
+        "epochs": {v: cfgs[v].train.epochs for v in variants},
+        "period": [first.data.start, first.data.end],
+        "test_cells": int(len(test)),
+        "train_seconds": timing,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "rain_events": len(events),
+    }
+    write_csv(out / "skill.csv", rows, SKILL_COLUMNS)
+    write_csv(out / "constants.csv", const_rows, ("model", "q10", "beta_co2", "folds"))
+    write_csv(out / "pulses.csv", pulses, ("model", "events", "ratio", "r", "rmse"))
+    write_csv(out / "acceptance.csv", acceptance, ("criterion", "value", "threshold", "met"))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "results.md").write_text(_markdown(summary, rows, const_rows, pulses, acceptance))
+    return summary
+
+
+def _constants_summary(constants: list[dict[str, object]], cfg: RunConfig) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"model": "truth", "q10": TRUTH_CONSTANTS["q10"], "beta_co2": TRUTH_CONSTANTS["beta_co2"], "folds": ""},
+        {"model": "prior (mean)", "q10": cfg.loss.q10.mean, "beta_co2": cfg.loss.beta_co2.mean, "folds": ""},
+    ]
+    for name in dict.fromkeys(c["model"] for c in constants):
+        mine = [c for c in constants if c["model"] == name]
+        rows.append(
+            {
+                "model": name,
+                "q10": float(np.mean([c["q10"] for c in mine])),
+                "beta_co2": float(np.mean([c["beta_co2"] for c in mine])),
+                "folds": len(mine),
+            }
+        )
+    return rows
+
+
+def _r(rows, var: str, model: str, reference: str = "truth") -> float:
+    for row in rows:
+        if row["reference"] == reference and row["model"] == model and str(row["variable"]).split(" ")[0] == var:
+            return float(row["r"])
+    return math.nan
+
+
+def _acceptance(rows, variants: Sequence[str]) -> list[dict[str, object]]:
+    """The issue's acceptance criteria (monthly r on test cells against the truth)."""
+    out: list[dict[str, object]] = []
+
+    def add(criterion: str, value: float, threshold: float | str, met: bool) -> None:
+        out.append({"criterion": criterion, "value": value, "threshold": threshold, "met": "yes" if met else "NO"})
+
+    if "hybrid" in variants:
+        for var, thr in (("gpp", 0.95), ("nee", 0.95), ("ter", 0.9)):
+            r = _r(rows, var, "hybrid")
+            add(f"hybrid monthly r {var.upper()} vs truth", r, thr, r >= thr)
+        for other, vars_ in (("constant", CARBON), ("lstm", ("ter", "rh", "ra", "npp"))):
+            if other not in variants:
+                continue
+            for var in vars_:
+                rh, ro = _r(rows, var, "hybrid"), _r(rows, var, other)
+                if math.isfinite(ro):
+                    add(f"hybrid beats {other} on {var.upper()} (r vs truth)", rh, f"> {fmt(ro)}", rh > ro)
+    return out
+
+
+def _markdown(summary, rows, const_rows, pulses, acceptance) -> str:
+    ep = ", ".join(f"{k} {v}" for k, v in summary["epochs"].items())
+    lines = [
+        f"# Twin-world study ({summary['size']})",
+        "",
+        f"Twin world `{summary['cube']}`, period {summary['period'][0]} .. {summary['period'][1]}; "
+        f"{summary['test_cells']} held-out test cells. Folds trained per variant: {summary['folds_trained']} "
+        f"of {summary['n_folds']} (ensemble mean over them). Epochs: {ep}. Training seconds: "
+        + ", ".join(f"{k} {v}" for k, v in summary["train_seconds"].items())
+        + f"; total {summary['seconds']} s.",
+        "",
+        "Skill is on monthly means at the test cells: `r` pooled over every (month, cell) pair, `r_cell` the "
+        "median over cells of each cell's temporal r. TWS is compared as anomalies (each cell's mean removed). "
+        "`t_et` is monthly transpiration / monthly ET. The pure LSTM predicts GPP, NEE, NPP, ET, TWS, SWE, "
+        "runoff, fAPAR; its TER, Ra and Rh are derived from those.",
+        "",
+        "## Acceptance (monthly, test cells, against the truth)",
+        "",
+        markdown_table(acceptance, ("criterion", "value", "threshold", "met")),
+        "",
+        "## Skill against the observations",
+        "",
+        markdown_table([r for r in rows if r["reference"] == "obs"], SKILL_COLUMNS),
+        "",
+        "## Skill against the hidden truth",
+        "",
+        markdown_table([r for r in rows if r["reference"] == "truth"], SKILL_COLUMNS),
+        "",
+        "## Recovered global constants",
+        "",
+        markdown_table(const_rows, ("model", "q10", "beta_co2", "folds")),
+        "",
+        "## Rh after the first rains that end a dry season",
+        "",
+        f"Events: a day with >= {RAIN_MM} mm rain after {DRY_DAYS} days with < {DRY_MM} mm in total (above "
+        f"freezing), at test cells. `ratio`: mean Rh on days 0..3 after the rain / mean Rh of the {PULSE_BEFORE} "
+        f"days before; `r`, `rmse`: daily Rh on days -{PULSE_BEFORE}..+{PULSE_AFTER} against the truth.",
+        "",
+        markdown_table(pulses, ("model", "events", "ratio", "r", "rmse")) if pulses else "No event at the test cells.",
+        "",
+    ]
+    return "\n".join(lines)
