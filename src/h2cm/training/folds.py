@@ -113,12 +113,12 @@ def load_fold_data(cfg: RunConfig, fold: int, run_dir: str | os.PathLike, data: 
     train_idx, val_idx = fold_cells(cfg, split, fold)
     if data is not None:
         return FoldData(data.subset(train_idx), data.subset(val_idx), split)
-    from ..data.cube import load_cells, open_cube
+    from ..data.cube import load_cells
 
-    ds = open_cube(require_cube(cfg))
     both = np.concatenate([train_idx, val_idx])
     order = np.argsort(both, kind="stable")
-    cells = load_cells(ds, cell_index=both[order], period=(cfg.data.start, cfg.data.end))
+    # a path (not an opened dataset): load_cells then reads only the needed chunks, without dask
+    cells = load_cells(require_cube(cfg), cell_index=both[order], period=(cfg.data.start, cfg.data.end))
     pos = np.empty(len(both), dtype=np.int64)
     pos[order] = np.arange(len(both))
     return FoldData(cells.subset(pos[: len(train_idx)]), cells.subset(pos[len(train_idx) :]), split)
