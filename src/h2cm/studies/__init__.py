@@ -26,6 +26,7 @@ def _run_twin(args: argparse.Namespace) -> int:
         threads=args.threads,
         seed=args.seed,
         overrides=args.overrides,
+        baseline_epochs=args.baseline_epochs,
     )
     print(f"wrote {args.out}/results.md")
     return 0
@@ -43,6 +44,7 @@ def _run_site(args: argparse.Namespace) -> int:
         threads=args.threads,
         overrides=args.overrides,
         plots=not args.no_plots,
+        baseline_epochs=args.baseline_epochs,
     )
     print(f"wrote {args.out}/results.md")
     return 0
@@ -68,6 +70,7 @@ def register(sub) -> None:
     t.add_argument("--cube", default=None, help="use this twin world instead of generating OUT/world.zarr")
     t.add_argument("--out", required=True, help="output directory (results.md, CSV tables, runs/)")
     t.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the demo preset's)")
+    t.add_argument("--baseline-epochs", type=int, default=None, help="epochs of constant and lstm (default: --epochs)")
     t.add_argument("--folds", type=int, default=1, help="train folds 0..N-1 of every variant (default 1)")
     t.add_argument("--variants", default=None, help="comma list of hybrid,hybrid_priors,constant,lstm (default all)")
     t.add_argument("--threads", type=int, default=2)
@@ -79,6 +82,7 @@ def register(sub) -> None:
     s.add_argument("file", help="FLUXNET2015 daily (_DD_) CSV file")
     s.add_argument("--out", required=True, help="output directory (results.md, metrics.csv, plots, runs/)")
     s.add_argument("--epochs", type=int, default=50, help="epochs per model")
+    s.add_argument("--baseline-epochs", type=int, default=None, help="epochs of constant and lstm (default: --epochs)")
     s.add_argument("--models", default=None, help="comma list of hybrid,constant,lstm (default all)")
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--no-plots", action="store_true", help="skip the PNG figures")

@@ -145,10 +145,12 @@ def run_twin(
     threads: int = 2,
     seed: int = 0,
     overrides: Sequence[str] = (),
+    baseline_epochs: int | None = None,
 ) -> dict[str, object]:
     """Train the variants on the twin world (``cube``, or a new one of ``size`` in ``OUT/world.zarr``)
     on folds ``0..folds-1`` and write ``results.md``, ``skill.csv``, ``constants.csv``,
-    ``pulses.csv``, ``acceptance.csv`` and ``summary.json`` into ``out``; returns the summary."""
+    ``pulses.csv``, ``acceptance.csv`` and ``summary.json`` into ``out``; returns the summary.
+    ``baseline_epochs``: epochs of the constant and LSTM variants (default: as the hybrid)."""
     if size not in SIZE_OVERRIDES:
         raise ValueError(f"unknown size {size!r}; use one of {', '.join(SIZE_OVERRIDES)}")
     unknown = [v for v in variants if v not in VARIANTS]
@@ -166,7 +168,8 @@ def run_twin(
     timing: dict[str, float] = {}
     cfgs = {}
     for v in variants:
-        cfg = study_config(v, cube, size, epochs, threads, overrides)
+        n_epochs = epochs if VARIANTS[v][0] == "hybrid" or baseline_epochs is None else baseline_epochs
+        cfg = study_config(v, cube, size, n_epochs, threads, overrides)
         cfgs[v] = cfg
         if folds > cfg.split.n_folds:
             raise ValueError(f"--folds {folds} > split.n_folds {cfg.split.n_folds}")

@@ -1,0 +1,58 @@
+"""The studies of issue #6 at tiny sizes: ``h2cm study site`` on the real FLUXNET file and
+``h2cm study twin --size tiny`` write their tables."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from h2cm.cli import main
+from training_fixtures import tiny_cube
+
+FLUXNET_FILE = Path("/work/shared/data/fluxnet/FLX_US-AR1_FLUXNET2015_SUBSET_DD_2009-2012_1-3.csv")
+SMALL = ["network.lstm_hidden=8", "network.fc_hidden=8"]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.skipif(not FLUXNET_FILE.exists(), reason="FLUXNET test file not available")
+def test_site_study_on_the_real_tower(tmp_path):
+    out = tmp_path / "site"
+    rc = main(["study", "site", str(FLUXNET_FILE), *SMALL, "--out", str(out), "--epochs", "1"])
+    assert rc == 0
+    text = (out / "results.md").read_text()
+    assert "held-out year" in text and "2012" in text
+    rows = _rows(out / "metrics.csv")
+    seen = {(r["variable"], r["model"], r["scale"]) for r in rows}
+    for var in ("GPP", "NEE", "ET", "RECO"):
+        for model in ("hybrid", "constant", "lstm"):
+            for scale in ("daily", "monthly"):
+                assert (var, model, scale) in seen
+    assert all(r["r"] not in ("", "nan") for r in rows)
+    assert (out / "site_daily.png").stat().st_size > 0 and (out / "site_monthly.png").exists()
+
+
+def test_twin_study_tiny_writes_its_tables(tmp_path):
+    out = tmp_path / "twin"
+    args = ["study", "twin", "--size", "tiny", "--cube", str(tiny_cube()), "--out", str(out), "--epochs", "1"]
+    assert main([*args, *SMALL]) == 0
+    text = (out / "results.md").read_text()
+    for heading in ("Acceptance", "against the hidden truth", "Recovered global constants", "Rh after the first rains"):
+        assert heading in text
+    rows = _rows(out / "skill.csv")
+    truth = {(r["variable"].split(" ")[0], r["model"]) for r in rows if r["reference"] == "truth"}
+    assert ("ter", "hybrid") in truth and ("rh", "lstm") in truth and ("sm", "constant") in truth
+    assert ("sm", "lstm") not in truth  # the LSTM has no soil moisture
+    consts = {r["model"]: r for r in _rows(out / "constants.csv")}
+    assert {"truth", "hybrid", "hybrid_priors", "constant"} <= set(consts) and "lstm" not in consts
+    assert _rows(out / "acceptance.csv")
+
+
+def test_study_errors_exit_2(tmp_path, capsys):
+    assert main(["study", "site", str(tmp_path / "missing_DD_.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "error" in capsys.readouterr().err
