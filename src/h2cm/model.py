@@ -236,10 +236,10 @@ class H2CM(nn.Module):
         rows = [] if out is None else None
         carry = tuple(state)
         day = self._day_fn
-        compiled = day is not hybrid_day
+        clone_inputs = self.__dict__.get("_compiled_dynamic", False)
         for t in range(days):
             exo_t, terms_t = exo_days[t], terms_days[t]
-            if compiled:  # fresh tensors, so the compiled step never guards on views' storage offsets
+            if clone_inputs:  # fresh tensors: a dynamic-shape compile would guard on views' storage offsets
                 exo_t, terms_t = exo_t.clone(), tuple(x.clone() for x in terms_t)
             carry, values = day(carry, exo_t, ForcingTerms(*terms_t), weights, sp, k, keys)
             if keys:
@@ -257,7 +257,7 @@ class H2CM(nn.Module):
     def _day_fn(self):
         return self.__dict__.get("_compiled_day") or hybrid_day
 
-    def compile_day(self, enabled: bool = True, dynamic: bool | None = True, mode: str | None = None) -> bool:
+    def compile_day(self, enabled: bool = True, dynamic: bool = False, mode: str | None = None) -> bool:
         """Use ``torch.compile`` for the per-day step (fuses its ~100 small operations).
 
         Returns whether compilation is active. Compilation happens lazily on the first call
@@ -274,6 +274,7 @@ class H2CM(nn.Module):
             # grad on/off x first day (state without grad) x output sets: a handful of variants
             torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 32)
             self.__dict__["_compiled_day"] = torch.compile(hybrid_day, dynamic=dynamic, fullgraph=True, mode=mode)
+            self.__dict__["_compiled_dynamic"] = bool(dynamic)
         except Exception as err:  # pragma: no cover - depends on the platform's compiler
             warnings.warn(f"torch.compile unavailable ({err}); running eagerly", stacklevel=2)
             self.__dict__.pop("_compiled_day", None)
