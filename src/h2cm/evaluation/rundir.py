@@ -106,6 +106,11 @@ class RunDir:
         models = []
         for ckpt in self.checkpoints:
             model = load_checkpoint(ckpt)
+            if not hasattr(model, "static_parameters"):
+                raise RunDirError(
+                    f"{ckpt}: a pure LSTM baseline has no process model, parameters or constants; "
+                    "h2cm predict/evaluate need a hybrid or constant run (evaluate LSTM runs with h2cm study)"
+                )
             model.eval()
             models.append(model)
         return models
