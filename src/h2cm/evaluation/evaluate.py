@@ -188,7 +188,9 @@ def evaluate(
     lat_all = np.asarray(ds["lat"].values, dtype=np.float64)[ii]
     lon_all = np.asarray(ds["lon"].values, dtype=np.float64)[jj]
     area_all = np.asarray(ds["cell_area"].values, dtype=np.float64)[ii, jj]
-    fig_cell = choose_cell(ds, test if cell is None else map_cells, lat_all, lon_all, cell)
+    # Fig. 7 by default looks for a southern African savanna cell among all land cells (a random
+    # test set may hold none); it is simulated alongside the others whether or not it is a test cell
+    fig_cell = choose_cell(ds, np.arange(len(ii)) if cell is None else map_cells, lat_all, lon_all, cell)
     folds = rd.folds
     nf = len(folds)
     models = rd.load_models()
