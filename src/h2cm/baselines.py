@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import physics
-from .model import H2CM, INITIAL_NPP, ModelState, Simulation, _collect, resolve_outputs
+from .model import H2CM, ModelState, Simulation, _collect, initial_model_state, resolve_outputs
 from .networks import NETWORK_OUTPUTS, GlobalConstants
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS
@@ -94,39 +94,15 @@ class ConstantModel(_Normalised):
         return StaticParams(smmax=smmax, alpha_ei=alpha_ei), static.new_zeros(n, 0)
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
-        z = torch.zeros(batch, device=device, dtype=dtype)
-        hz = torch.zeros(3, batch, 0, device=device, dtype=dtype)
-        return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
+        return initial_model_state(batch, 0, device, dtype)  # no LSTM memory
 
-    def forward(
-        self,
-        forcing: Tensor,
-        static: Tensor,
-        state: ModelState | None = None,
-        spinup: bool = True,
-        outputs: str | Sequence[str] = "all",
-        chunk_days: int | None = 365,
-    ) -> Simulation:
-        """Run the daily loop (same arguments as :meth:`h2cm.model.H2CM.forward`; ``chunk_days``
-        is accepted for compatibility: this model's graph is small enough to keep whole)."""
-        self._check_inputs(forcing, static)
-        keys = resolve_outputs(outputs)
-        sp, code = self.static_parameters(static)
-        k = self.constants()
-        if state is None:
-            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
-        if spinup:
-            state = self.spinup(forcing, sp, code, k, state)
-        out, state = self._run(forcing, sp, k, state, keys)
-        return Simulation(out, state, sp, k)
+    # the daily loop's driver is the hybrid model's: inputs, spin-up, outputs (only ``_run`` differs)
+    forward = H2CM.forward
+    spinup = H2CM.spinup
 
-    @torch.no_grad()
-    def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState) -> ModelState:
-        """Run the whole period once without gradients; return its final state."""
-        _, final = self._run(forcing, sp, k, state, ())
-        return ModelState(*(t.detach() for t in final))
-
-    def _run(self, forcing: Tensor, sp: StaticParams, k: Constants, state: ModelState, keys: tuple[str, ...]):
+    def _run(self, forcing, sp: StaticParams, code, k: Constants, state: ModelState, keys, chunk_days):
+        """Same contract as :meth:`H2CM._run`: returns ((days, n_keys, cells) outputs, final state).
+        ``code`` is empty and ``chunk_days`` unused: this model's graph is small enough to keep whole."""
         days, batch = forcing.shape[0], forcing.shape[1]
         phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
         terms = physics.forcing_terms(phys, k)
@@ -141,11 +117,7 @@ class ConstantModel(_Normalised):
             npp = fluxes["npp"]
             if keys:
                 rows.append(torch.stack(_collect(keys, fluxes, params)))
-        if keys:
-            stacked = torch.stack(rows)  # (days, n_keys, B)
-            out = {key: stacked[:, j] for j, key in enumerate(keys)}
-        else:
-            out = {}
+        out = torch.stack(rows) if rows else forcing.new_empty(days, 0, batch)
         final = ModelState(water.swe, water.sm, water.gw, params.fapar, npp, state.h, state.c)
         return out, final
 

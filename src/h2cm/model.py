@@ -67,6 +67,13 @@ class ModelState(NamedTuple):
         return ModelState(*(t[index] for t in self[:5]), self.h[:, index], self.c[:, index])
 
 
+def initial_model_state(batch: int, hidden: int, device=None, dtype=torch.float32) -> ModelState:
+    """The spec's initial state: empty stores, no vegetation, NPP 1.17, LSTM memory 0 (width ``hidden``)."""
+    z = torch.zeros(batch, device=device, dtype=dtype)
+    hz = torch.zeros(3, batch, hidden, device=device, dtype=dtype)
+    return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
+
+
 @dataclass
 class Simulation:
     """What one run returns: daily outputs ``(days, cells)``, the final state, and parameters."""
@@ -136,9 +143,7 @@ class H2CM(nn.Module):
     # --- states -------------------------------------------------------------------------------
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
-        z = torch.zeros(batch, device=device, dtype=dtype)
-        hz = torch.zeros(3, batch, self.lstms.hidden, device=device, dtype=dtype)
-        return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
+        return initial_model_state(batch, self.lstms.hidden, device, dtype)
 
     def static_parameters(self, static: Tensor) -> tuple[StaticParams, Tensor]:
         """(SMmax, alpha_Ei) and the 12-number ``code`` of every cell."""
