@@ -73,12 +73,26 @@ def celsius(tair: Tensor) -> Tensor:
     return tair - T_FREEZE
 
 
+def snowfall_rate(prec: Tensor, tc: Tensor, beta_snow: Tensor) -> Tensor:
+    """Precipitation falling as snow (Tc <= 0 degC), corrected by beta_snow, mm d-1."""
+    return torch.where(tc <= 0.0, beta_snow * prec, torch.zeros_like(prec))
+
+
+def snowmelt(swe_prev: Tensor, tc_pos: Tensor, alpha_smelt: Tensor) -> Tensor:
+    """Degree-day melt limited by the pack; ``tc_pos = max(Tc, 0)``, mm d-1."""
+    return torch.minimum(swe_prev, alpha_smelt * tc_pos)
+
+
+def snow_pack(swe_prev: Tensor, snowfall: Tensor, melt: Tensor) -> Tensor:
+    """SWE after accumulation and melt (never negative), mm."""
+    return torch.clamp(swe_prev + snowfall - melt, min=0.0)
+
+
 def snow(swe_prev: Tensor, prec: Tensor, tc: Tensor, alpha_smelt: Tensor, beta_snow: Tensor):
     """Snow accumulation and degree-day melt. Returns (snowfall, melt, swe)."""
-    snowfall = torch.where(tc <= 0.0, beta_snow * prec, torch.zeros_like(prec))
-    melt = torch.minimum(swe_prev, alpha_smelt * torch.clamp(tc, min=0.0))
-    swe = torch.clamp(swe_prev + snowfall - melt, min=0.0)
-    return snowfall, melt, swe
+    snowfall = snowfall_rate(prec, tc, beta_snow)
+    melt = snowmelt(swe_prev, torch.clamp(tc, min=0.0), alpha_smelt)
+    return snowfall, melt, snow_pack(swe_prev, snowfall, melt)
 
 
 def available_energy(rn: Tensor) -> Tensor:
@@ -133,9 +147,15 @@ def baseflow(gw_prev: Tensor, r_gw: Tensor, beta_baseflow: Tensor):
 # --- carbon cycle ---------------------------------------------------------------------------
 
 
-def gross_primary_productivity(tr: Tensor, alpha_wue: Tensor, co2: Tensor, beta_co2: Tensor) -> Tensor:
-    """GPP = T * alpha_WUE * CO2 * beta_CO2 (paper Eq. 2), gC m-2 d-1."""
-    return tr * alpha_wue * co2 * beta_co2
+def co2_gain(co2: Tensor, beta_co2: Tensor) -> Tensor:
+    """CO2 * beta_CO2: the CO2 part of water-use efficiency (dimensionless)."""
+    return co2 * beta_co2
+
+
+def gross_primary_productivity(tr: Tensor, alpha_wue: Tensor, gain: Tensor) -> Tensor:
+    """GPP = T * alpha_WUE * CO2 * beta_CO2 (paper Eq. 2) with ``gain = co2_gain(CO2, beta_CO2)``,
+    gC m-2 d-1."""
+    return tr * alpha_wue * gain
 
 
 def autotrophic(gpp: Tensor, cue: Tensor):
@@ -144,9 +164,14 @@ def autotrophic(gpp: Tensor, cue: Tensor):
     return npp, gpp - npp
 
 
+def respiration_temperature_factor(tc: Tensor, q10: Tensor) -> Tensor:
+    """Q10 ** ((Tc - 15) / 10): the temperature scaling of heterotrophic respiration."""
+    return torch.pow(q10, (tc - RH_REFERENCE_TC) / 10.0)
+
+
 def heterotrophic_respiration(tc: Tensor, rb: Tensor, q10: Tensor) -> Tensor:
     """Rh = Q10 ** ((Tc - 15) / 10) * Rb (paper Eq. 4)."""
-    return torch.pow(q10, (tc - RH_REFERENCE_TC) / 10.0) * rb
+    return respiration_temperature_factor(tc, q10) * rb
 
 
 # --- forcing-only terms -----------------------------------------------------------------------
@@ -169,14 +194,13 @@ class ForcingTerms(NamedTuple):
 
 def forcing_terms(forcing: DayForcing, constants: Constants) -> ForcingTerms:
     tc = celsius(forcing.tair)
-    snowfall = torch.where(tc <= 0.0, constants.beta_snow * forcing.prec, torch.zeros_like(forcing.prec))
     return ForcingTerms(
         tc_pos=torch.clamp(tc, min=0.0),
-        snowfall=snowfall,
+        snowfall=snowfall_rate(forcing.prec, tc, constants.beta_snow),
         rainfall=rain(forcing.prec, tc),
         rn_mm=available_energy(forcing.rn),
-        rh_factor=torch.pow(constants.q10, (tc - RH_REFERENCE_TC) / 10.0),
-        co2_gain=forcing.co2 * constants.beta_co2,
+        rh_factor=respiration_temperature_factor(tc, constants.q10),
+        co2_gain=co2_gain(forcing.co2, constants.beta_co2),
     )
 
 
@@ -206,8 +230,8 @@ def day_step_terms(
     constants: Constants,
 ) -> tuple[WaterState, dict[str, Tensor]]:
     """:func:`day_step` with the forcing-only terms already computed (see :class:`ForcingTerms`)."""
-    melt = torch.minimum(state.swe, params.alpha_smelt * terms.tc_pos)
-    swe = torch.clamp(state.swe + terms.snowfall - melt, min=0.0)
+    melt = snowmelt(state.swe, terms.tc_pos, params.alpha_smelt)
+    swe = snow_pack(state.swe, terms.snowfall, melt)
     rainfall = terms.rainfall
     ei, e1 = interception(rainfall, params.fapar, static.alpha_ei, terms.rn_mm)
     es, e2, sm1 = soil_evaporation(e1, state.sm, params.fapar, params.alpha_es)
@@ -218,7 +242,7 @@ def day_step_terms(
     sm = sm2 + r_soil
     q_base, gw = baseflow(state.gw, r_gw, constants.beta_baseflow)
 
-    gpp = tr * params.alpha_wue * terms.co2_gain  # = T * alpha_WUE * CO2 * beta_CO2
+    gpp = gross_primary_productivity(tr, params.alpha_wue, terms.co2_gain)
     npp, ra = autotrophic(gpp, params.cue)
     rh = terms.rh_factor * params.rb  # = Q10 ** ((Tc - 15) / 10) * Rb
     ter = ra + rh
