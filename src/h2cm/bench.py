@@ -59,6 +59,7 @@ def run_bench(
     plain: bool = True,
     compile: bool = False,
     device: str = "cpu",
+    block_days: int = 4,
 ) -> dict:
     runtime.configure(threads=threads, seed=0)
     model, forcing, static = make_model(batch, days, device=device)
@@ -99,9 +100,10 @@ def run_bench(
         res[name] = round(n / _timed(fn, repeat, device), 1)
     if compile:
         t0 = time.perf_counter()
-        model.compile_day(True, mode="reduce-overhead" if device.startswith("cuda") else None)
+        model.compile_day(True, block_days=block_days, mode="reduce-overhead" if device.startswith("cuda") else None)
         forward(), train(), inference()  # compile every variant once
         res["compile_seconds"] = round(time.perf_counter() - t0, 1)
+        res["block_days"] = block_days
         for name, fn in cases[:3]:
             res[f"{name}_compiled"] = round(n / _timed(fn, repeat, device), 1)
         model.compile_day(False)
@@ -121,7 +123,7 @@ def run_bench(
         threads=threads,
         chunk_days=chunk_days,
         repeat=repeat,
-        device="cpu",
+        device=device,
         torch=torch.__version__,
         h2cm=__version__,
         machine=platform.machine(),
@@ -168,6 +170,7 @@ def run(args) -> int:
         plain=not args.no_plain,
         compile=args.compile,
         device=args.device,
+        block_days=args.block_days,
     )
     if args.memory_days:
         res["memory"] = train_step_memory(args.batch, args.memory_days, args.threads, args.chunk_days)
@@ -192,7 +195,8 @@ def register(sub) -> None:
         help="also measure peak memory of one training step over this many days (e.g. 6940)",
     )
     p.add_argument("--no-plain", action="store_true", help="skip the plain reference path")
-    p.add_argument("--compile", action="store_true", help="also measure the torch.compile'd day step (*_compiled)")
+    p.add_argument("--compile", action="store_true", help="also measure the torch.compile'd daily loop (*_compiled)")
+    p.add_argument("--block-days", type=int, default=4, help="days per compiled call with --compile")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(func=run)

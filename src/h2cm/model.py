@@ -232,21 +232,32 @@ class H2CM(nn.Module):
         one, or None to collect with autograd (grad mode)."""
         days, batch = forcing.shape[0], forcing.shape[1]
         exo = torch.cat([self.zscore_forcing(forcing), code.unsqueeze(0).expand(days, -1, -1)], dim=-1)
-        exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
         phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
-        terms_days = list(zip(*(x.unbind(0) for x in physics.forcing_terms(phys, k)), strict=True))
+        terms = physics.forcing_terms(phys, k)
         weights = DayWeights(*self.lstms.fused_weights(), *self.coupling.fused_weights())
         if isinstance(out, str):
             out = forcing.new_empty(days, len(keys), batch)
         rows = [] if out is None else None
         carry = tuple(state)
-        day = self._day_fn
-        clone_inputs = self.__dict__.get("_compiled_dynamic", False)
+        block = self.__dict__.get("_compiled_block")
+        if block is not None:  # compiled: several days per call (split: one backward node, no per-day slices)
+            n = self.__dict__["_block_days"]
+            t0 = 0
+            for exo_b, *terms_b in zip(exo.split(n), *(x.split(n) for x in terms), strict=True):
+                carry, values = block(carry, exo_b, ForcingTerms(*terms_b), weights, sp, k, keys)
+                if keys:
+                    if out is None:
+                        rows.append(values)
+                    else:
+                        out[t0 : t0 + exo_b.shape[0]] = values
+                t0 += exo_b.shape[0]
+            if out is None:
+                out = torch.cat(rows) if rows else forcing.new_empty(days, 0, batch)
+            return out, ModelState(*carry)
+        exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
+        terms_days = list(zip(*(x.unbind(0) for x in terms), strict=True))
         for t in range(days):
-            exo_t, terms_t = exo_days[t], terms_days[t]
-            if clone_inputs:  # fresh tensors: a dynamic-shape compile would guard on views' storage offsets
-                exo_t, terms_t = exo_t.clone(), tuple(x.clone() for x in terms_t)
-            carry, values = day(carry, exo_t, ForcingTerms(*terms_t), weights, sp, k, keys)
+            carry, values = hybrid_day(carry, exo_days[t], ForcingTerms(*terms_days[t]), weights, sp, k, keys)
             if keys:
                 if out is None:
                     rows.append(values)
@@ -258,32 +269,32 @@ class H2CM(nn.Module):
 
     # --- compilation --------------------------------------------------------------------------
 
-    @property
-    def _day_fn(self):
-        return self.__dict__.get("_compiled_day") or hybrid_day
+    def compile_day(self, enabled: bool = True, block_days: int = 4, mode: str | None = None) -> bool:
+        """Run the daily loop through ``torch.compile``: ``block_days`` consecutive days per
+        compiled call (one fused graph for their ~100 small operations each, forward and backward).
 
-    def compile_day(self, enabled: bool = True, dynamic: bool = False, mode: str | None = None) -> bool:
-        """Use ``torch.compile`` for the per-day step (fuses its ~100 small operations).
-
-        Returns whether compilation is active. Compilation happens lazily on the first call
-        (tens of seconds; cached on disk by inductor afterwards). If the compiler is unavailable
-        the model stays eager. On CUDA, ``mode="reduce-overhead"`` also captures the step in a
-        CUDA graph, so a day is a handful of kernel launches.
+        Returns whether compilation is active. Compilation happens lazily on the first calls
+        (tens of seconds; cached on disk by inductor afterwards); shapes are static, so a run
+        compiles a few variants (with and without gradients, the first block, a shorter last
+        block). If the compiler is unavailable the model stays eager. On CUDA,
+        ``mode="reduce-overhead"`` also captures each block in a CUDA graph.
         """
+        self.__dict__.pop("_compiled_block", None)
         if not enabled:
-            self.__dict__.pop("_compiled_day", None)
             return False
+        if block_days < 1:
+            raise ValueError(f"block_days: expected a positive number of days, got {block_days}")
         try:
             import torch._dynamo
 
-            # grad on/off x first day (state without grad) x output sets: a handful of variants
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 32)
-            self.__dict__["_compiled_day"] = torch.compile(hybrid_day, dynamic=dynamic, fullgraph=True, mode=mode)
-            self.__dict__["_compiled_dynamic"] = bool(dynamic)
+            # grad on/off x first block (state without grad) x last block x output sets
+            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+            fn = torch.compile(hybrid_days, dynamic=False, fullgraph=True, mode=mode)
         except Exception as err:  # pragma: no cover - depends on the platform's compiler
             warnings.warn(f"torch.compile unavailable ({err}); running eagerly", stacklevel=2)
-            self.__dict__.pop("_compiled_day", None)
             return False
+        self.__dict__["_compiled_block"] = fn
+        self.__dict__["_block_days"] = int(block_days)
         return True
 
     # --- the straightforward reference path --------------------------------------------------
@@ -406,6 +417,18 @@ def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: St
     # fAPAR is a strided view of the heads' output; carry a contiguous copy so that every day sees
     # inputs of the same layout (a compiled step would otherwise specialise on the first day's)
     return (water.swe, water.sm, water.gw, params.fapar.contiguous(), fluxes["npp"], h, c), values
+
+
+def hybrid_days(carry, exo: Tensor, terms: ForcingTerms, nw: DayWeights, sp: StaticParams, k: Constants, keys):
+    """Consecutive days of :func:`hybrid_day`; ``exo`` and the fields of ``terms`` have the days
+    as leading dimension. Returns (new carry, (days, n_keys, B) outputs or None). The unit that
+    :meth:`H2CM.compile_day` compiles: a block of days is one graph, so the per-call overhead of a
+    compiled function is paid once per block, not once per day."""
+    rows = []
+    for exo_t, *terms_t in zip(exo.unbind(0), *(x.unbind(0) for x in terms), strict=True):
+        carry, values = hybrid_day(carry, exo_t, ForcingTerms(*terms_t), nw, sp, k, keys)
+        rows.append(values)
+    return carry, (torch.stack(rows) if keys else None)
 
 
 def _allowed_indices(network: str, names: tuple[str, ...]) -> list[int]:
