@@ -80,8 +80,9 @@ def test_chunked_recomputation_equals_storing_everything():
         grads[chunk] = {n: p.grad.clone() for n, p in model.named_parameters()}
     for key in LOSS_OUTPUT_KEYS:  # equal to float32 rounding (vectorised pow differs in the last bit)
         assert torch.allclose(sims[None][key], sims[7][key], rtol=1e-6, atol=1e-6), key
-    for name in grads[None]:
-        assert torch.allclose(grads[None][name], grads[7][name], rtol=1e-5, atol=1e-9), name
+    for name in grads[None]:  # sums over days in another order: float32 rounding of the largest entry
+        scale = grads[None][name].abs().max().item()
+        assert torch.allclose(grads[None][name], grads[7][name], rtol=1e-5, atol=1e-6 * scale), name
 
 
 def test_two_chunks_with_carried_state_equal_one_run():

@@ -231,10 +231,10 @@ class H2CM(nn.Module):
         """Run one chunk of days. ``out``: a preallocated (days, n_out, B) buffer, "alloc" to make
         one, or None to collect with autograd (grad mode)."""
         days, batch = forcing.shape[0], forcing.shape[1]
-        exo = torch.cat([self.zscore_forcing(forcing), code.unsqueeze(0).expand(days, -1, -1)], dim=-1)
+        exo = self.zscore_forcing(forcing)
         phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
         terms = physics.forcing_terms(phys, k)
-        weights = DayWeights(*self.lstms.fused_weights(), *self.coupling.fused_weights())
+        weights = DayWeights(*self.lstms.fused_weights(code), *self.coupling.fused_weights(code))
         if isinstance(out, str):
             out = forcing.new_empty(days, len(keys), batch)
         rows = [] if out is None else None
@@ -388,8 +388,8 @@ class DayWeights(NamedTuple):
 def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: StaticParams, k: Constants, keys):
     """One day of the hybrid model: networks (from yesterday's states) -> parameters -> physics.
 
-    carry: the fields of :class:`ModelState` as a tuple; exo_t: (B, 5 + code) z-scored forcing
-    and code; terms: the day's forcing-only physics terms (computed for a whole chunk at once).
+    carry: the fields of :class:`ModelState` as a tuple; exo_t: (B, 5) z-scored forcing (the
+    static code enters through the per-cell biases in ``nw``); terms: the day's forcing-only physics terms (computed for a whole chunk at once).
     Returns (new carry, (n_keys, B) outputs).
     A pure function of tensors, so it can be compiled as one graph.
     """
