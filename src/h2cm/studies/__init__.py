@@ -27,6 +27,8 @@ def _run_twin(args: argparse.Namespace) -> int:
         seed=args.seed,
         overrides=args.overrides,
         baseline_epochs=args.baseline_epochs,
+        jobs=args.jobs,
+        resume=args.resume,
     )
     print(f"wrote {args.out}/results.md")
     return 0
@@ -73,7 +75,9 @@ def register(sub) -> None:
     t.add_argument("--baseline-epochs", type=int, default=None, help="epochs of constant and lstm (default: --epochs)")
     t.add_argument("--folds", type=int, default=1, help="train folds 0..N-1 of every variant (default 1)")
     t.add_argument("--variants", default=None, help="comma list of hybrid,hybrid_priors,constant,lstm (default all)")
-    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--threads", type=int, default=2, help="torch threads per fold")
+    t.add_argument("--jobs", type=int, default=1, help="folds trained at once, in worker processes (default 1)")
+    t.add_argument("--resume", action="store_true", help="keep folds already trained in OUT/runs")
     t.add_argument("--seed", type=int, default=0, help="twin-world seed (when generating one)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every variant")
     t.set_defaults(func=run, study_func=_run_twin)

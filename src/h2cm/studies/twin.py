@@ -28,7 +28,8 @@ from ..data.synth import TRUTH_CONSTANTS, make_twin_world
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.folds import SPLIT_FILE
-from ..training.trainer import BEST, train_fold
+from ..training.cv import run_cv
+from ..training.trainer import BEST
 from .common import LSTM_DERIVED, anomalies, ensemble_mean, fmt, markdown_table, simulate, skill, to_monthly, write_csv
 
 VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
@@ -146,11 +147,16 @@ def run_twin(
     seed: int = 0,
     overrides: Sequence[str] = (),
     baseline_epochs: int | None = None,
+    jobs: int = 1,
+    resume: bool = False,
 ) -> dict[str, object]:
     """Train the variants on the twin world (``cube``, or a new one of ``size`` in ``OUT/world.zarr``)
     on folds ``0..folds-1`` and write ``results.md``, ``skill.csv``, ``constants.csv``,
     ``pulses.csv``, ``acceptance.csv`` and ``summary.json`` into ``out``; returns the summary.
-    ``baseline_epochs``: epochs of the constant and LSTM variants (default: as the hybrid)."""
+    ``baseline_epochs``: epochs of the constant and LSTM variants (default: as the hybrid).
+    ``jobs``: folds trained at once in worker processes of ``threads`` threads each (1: one after
+    another in this process). ``resume``: keep folds already finished in ``OUT/runs`` (and
+    continue interrupted ones) instead of training them again."""
     if size not in SIZE_OVERRIDES:
         raise ValueError(f"unknown size {size!r}; use one of {', '.join(SIZE_OVERRIDES)}")
     unknown = [v for v in variants if v not in VARIANTS]
@@ -174,8 +180,9 @@ def run_twin(
         if folds > cfg.split.n_folds:
             raise ValueError(f"--folds {folds} > split.n_folds {cfg.split.n_folds}")
         t0 = time.perf_counter()
-        for k in range(folds):
-            train_fold(cfg, k, out / "runs" / v)
+        res = run_cv(cfg, out / "runs" / v, folds=list(range(folds)), jobs=jobs, resume=resume)
+        if res.failed:
+            raise RuntimeError(f"variant {v}: training failed\n{res.summary()}")
         timing[v] = round(time.perf_counter() - t0, 1)
 
     # --- evaluation on the test cells ------------------------------------------------------------
