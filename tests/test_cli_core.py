@@ -38,3 +38,16 @@ def test_simulate_prints_summary_with_closed_balances():
 def test_unknown_verb_and_help(capsys):
     assert main([]) == 2
     assert "simulate" in capsys.readouterr().out
+
+
+def test_memory_probe_reports_its_own_peak_not_its_parents():
+    # ru_maxrss survives execve: a probe started by a big process would report the parent's peak
+    from h2cm import runtime
+    from h2cm.bench import train_step_memory
+
+    ballast = bytearray(600 * 2**20)  # touch 600 MB in this process
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    assert runtime.peak_rss_mb() > 600
+    res = train_step_memory(batch=2, days=5, threads=1, chunk_days=None)
+    assert 0 < res["peak_rss_mb"] < 550, res
+    del ballast

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 
 import torch
 
@@ -26,5 +27,18 @@ def configure(threads: int | None = None, flush_denormal: bool = True, seed: int
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MB (Linux: ru_maxrss is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process so far, MB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this process's own address
+    space. Not ``ru_maxrss``: that is kept across ``execve``, so a subprocess started by a large
+    process would report its parent's peak. Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024.0
