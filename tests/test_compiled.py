@@ -36,3 +36,19 @@ def test_compiled_days_equal_eager():
 def test_compile_day_rejects_bad_block_size():
     with pytest.raises(ValueError, match="block_days"):
         H2CM().compile_day(True, block_days=0)
+
+
+def test_compile_day_falls_back_to_eager_with_a_warning_when_the_compiler_fails(monkeypatch):
+    import h2cm.model as model_module
+
+    def broken(device):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(model_module, "_compiler_smoke_test", broken)
+    model = H2CM()
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler found.*running eagerly"):
+        assert not model.compile_day(True)
+    forcing, static = toy_inputs(5, 3, seed=2)
+    model.set_normalization(*toy_model_statistics(forcing, static))
+    with torch.no_grad():
+        assert torch.isfinite(model(forcing, static, outputs="loss").outputs["gpp"]).all()

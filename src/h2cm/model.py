@@ -284,14 +284,19 @@ class H2CM(nn.Module):
             return False
         if block_days < 1:
             raise ValueError(f"block_days: expected a positive number of days, got {block_days}")
+        device = next(self.parameters()).device
         try:
             import torch._dynamo
 
+            _compiler_smoke_test(device)  # fails here, not in the middle of training, without a compiler
             # grad on/off x first block (state without grad) x last block x output sets
             torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
             fn = torch.compile(hybrid_days, dynamic=False, fullgraph=True, mode=mode)
-        except Exception as err:  # pragma: no cover - depends on the platform's compiler
-            warnings.warn(f"torch.compile unavailable ({err}); running eagerly", stacklevel=2)
+        except Exception as err:  # noqa: BLE001 - any compiler failure: stay eager, say why
+            warnings.warn(
+                f"torch.compile is unavailable on {device.type} ({type(err).__name__}: {err}); running eagerly",
+                stacklevel=2,
+            )
             return False
         self.__dict__["_compiled_block"] = fn
         self.__dict__["_block_days"] = int(block_days)
@@ -370,6 +375,17 @@ class H2CM(nn.Module):
         return outs, ModelState(swe, sm, gw, fapar, npp, torch.stack(h), torch.stack(c))
 
 
+def _compiler_smoke_test(device) -> None:
+    """Compile and run a two-operation function forward and backward on ``device``: raises if the
+    platform cannot compile (no C++ compiler for inductor on CPU, no Triton on a GPU)."""
+    x = torch.ones(4, device=device, requires_grad=True)
+    torch.compile(_smoke, fullgraph=True)(x).sum().backward()
+
+
+def _smoke(x: Tensor) -> Tensor:
+    return torch.sigmoid(x) * 2.0 + 1.0
+
+
 class DayWeights(NamedTuple):
     """Guided, fused network weights for one chunk of days (see :mod:`h2cm.networks`)."""
 
@@ -389,8 +405,8 @@ def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: St
     """One day of the hybrid model: networks (from yesterday's states) -> parameters -> physics.
 
     carry: the fields of :class:`ModelState` as a tuple; exo_t: (B, 5) z-scored forcing (the
-    static code enters through the per-cell biases in ``nw``); terms: the day's forcing-only physics terms (computed for a whole chunk at once).
-    Returns (new carry, (n_keys, B) outputs).
+    static code enters through the per-cell biases in ``nw``); terms: the day's forcing-only
+    physics terms (computed for a whole chunk at once). Returns (new carry, (n_keys, B) outputs).
     A pure function of tensors, so it can be compiled as one graph.
     """
     swe, sm, gw, fapar, npp, h, c = carry

@@ -27,8 +27,8 @@ from ..data.splits import Split
 from ..data.synth import TRUTH_CONSTANTS, make_twin_world
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
-from ..training.folds import SPLIT_FILE
 from ..training.cv import run_cv
+from ..training.folds import SPLIT_FILE
 from ..training.trainer import BEST
 from .common import LSTM_DERIVED, anomalies, ensemble_mean, fmt, markdown_table, simulate, skill, to_monthly, write_csv
 
