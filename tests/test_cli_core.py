@@ -46,7 +46,7 @@ def test_memory_probe_reports_its_own_peak_not_its_parents():
     from h2cm.bench import train_step_memory
 
     ballast = bytearray(600 * 2**20)  # touch 600 MB in this process
-    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    ballast[::4096] = b"x" * len(ballast[::4096])
     assert runtime.peak_rss_mb() > 600
     res = train_step_memory(batch=2, days=5, threads=1, chunk_days=None)
     assert 0 < res["peak_rss_mb"] < 550, res
