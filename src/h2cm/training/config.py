@@ -111,7 +111,7 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(10, ge=0, description="also write last.pt every N batches (0: epoch end only)")
     initial_validation: bool = Field(True, description="validate once before training (epoch 0 row of the log)")
     compile: bool = Field(
-        False, description="torch.compile the daily step (hybrid model; faster epochs after a one-off compile)"
+        False, description="torch.compile blocks of days (hybrid model; faster epochs after a one-off compile)"
     )
 
 
