@@ -27,9 +27,15 @@ from . import physics
 from .model import H2CM, ModelState, Simulation, _collect, initial_model_state, resolve_outputs
 from .networks import NETWORK_OUTPUTS, GlobalConstants
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
-from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS
+from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
 
 MODEL_KINDS: tuple[str, ...] = ("hybrid", "constant", "lstm")
+# what each kind is, in words (messages, evaluation summaries, reports)
+MODEL_LABELS: dict[str, str] = {
+    "hybrid": "hybrid model",
+    "constant": "process model with constant parameters",
+    "lstm": "pure LSTM baseline",
+}
 _PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
 # activation of every daily parameter (the same as the hybrid networks' heads)
 PARAM_ACTIVATIONS: dict[str, str] = {name: act for outs in NETWORK_OUTPUTS.values() for name, act in outs}
@@ -147,6 +153,18 @@ class LSTMBaseline(_Normalised):
         zs = self.zscore_static(static).unsqueeze(0).expand(forcing.shape[0], -1, -1)
         return torch.cat([torch.nan_to_num(self.zscore_forcing(forcing)), zs], dim=-1)
 
+    @torch.no_grad()
+    def _spinup(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        _, (h, c) = self.lstm(x, state)
+        return h.detach(), c.detach()
+
+    def spinup_state(self, forcing: Tensor, static: Tensor, state: tuple[Tensor, Tensor] | None = None):
+        """The LSTM (h, c) after one pass over the period without gradients, from ``state``
+        (default: zeros); what ``forward(..., spinup=True)`` starts from."""
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        return self._spinup(self._inputs(forcing, static), state)
+
     def forward(
         self,
         forcing: Tensor,
@@ -168,9 +186,7 @@ class LSTMBaseline(_Normalised):
         if state is None:
             state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
         if spinup:
-            with torch.no_grad():
-                _, state = self.lstm(x, state)
-            state = (state[0].detach(), state[1].detach())
+            state = self._spinup(x, state)
         h, state = self.lstm(x, state)
         raw = self.head(h)
         out = {}
@@ -203,6 +219,23 @@ def model_kind(model: nn.Module) -> str:
     if isinstance(model, LSTMBaseline):
         return "lstm"
     return "hybrid"
+
+
+def kind_label(kind: str) -> str:
+    """A model kind in words, e.g. ``pure LSTM baseline (model: lstm)``."""
+    return f"{MODEL_LABELS.get(kind, kind)} (model: {kind})"
+
+
+def model_outputs(model: nn.Module) -> tuple[str, ...]:
+    """The daily outputs (keys of MODEL_SPEC section 8) a model produces: every one for the
+    process models (hybrid, constant), :data:`LSTM_OUTPUT_KEYS` for the pure LSTM."""
+    return LSTM_OUTPUT_KEYS if isinstance(model, LSTMBaseline) else OUTPUT_KEYS
+
+
+def has_process_model(model: nn.Module) -> bool:
+    """Whether a model has the process model's static parameters and global constants (every
+    kind but the pure LSTM)."""
+    return not isinstance(model, LSTMBaseline)
 
 
 def init_kwargs(model: nn.Module) -> dict[str, Any]:

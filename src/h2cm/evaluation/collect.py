@@ -70,13 +70,15 @@ class MonthlyCollector:
 
 
 class MeanCollector:
-    """Time means per cell and fold of ``keys`` plus ``prec`` and ``apar`` (= fAPAR x PAR)."""
+    """Time means per cell and fold of ``keys`` plus ``prec`` and (with ``fapar`` among the keys)
+    ``apar`` (= fAPAR x PAR)."""
 
     def __init__(self, cells, keys: Sequence[str], n_folds: int):
         self.cells = np.asarray(cells, dtype=np.int64)
         self.keys = tuple(keys)
+        self.apar = "fapar" in self.keys
         n = len(self.cells)
-        self.sums = {k: np.zeros((n_folds, n)) for k in (*self.keys, "apar")}
+        self.sums = {k: np.zeros((n_folds, n)) for k in (*self.keys, *(("apar",) if self.apar else ()))}
         self.prec = np.zeros(n)
         self.count = np.zeros(n)
 
@@ -87,8 +89,9 @@ class MeanCollector:
         for k in self.keys:
             self.sums[k][:, dst] += block.outputs[k][:, :, src].sum(axis=1, dtype=np.float64)
         frc = block.data.forcing[block.days].numpy()[:, src]  # (T, n, 5)
-        par = par_from_rn(frc[..., _RN])
-        self.sums["apar"][:, dst] += (block.outputs["fapar"][:, :, src] * par[None]).sum(axis=1)
+        if self.apar:
+            par = par_from_rn(frc[..., _RN])
+            self.sums["apar"][:, dst] += (block.outputs["fapar"][:, :, src] * par[None]).sum(axis=1)
         self.prec[dst] += frc[..., _PREC].sum(axis=0)
         self.count[dst] += len(block.time)
 

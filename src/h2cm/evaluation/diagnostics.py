@@ -31,6 +31,18 @@ DIAGNOSTICS: dict[str, tuple[str, str]] = {
     "lue": ("light use efficiency GPP / APAR", "gC MJ-1"),
 }
 MIN_DENOMINATOR = {"pue": 0.01, "wue": 0.01, "cue": 0.1, "lue": 0.01}  # below: undefined (NaN)
+# (numerator, denominator) of each diagnostic: time means of outputs, ``prec`` (forcing), ``apar``
+DIAGNOSTIC_TERMS: dict[str, tuple[str, str]] = {
+    "pue": ("npp", "prec"),
+    "wue": ("gpp", "tr"),
+    "cue": ("npp", "gpp"),
+    "lue": ("gpp", "apar"),
+}
+
+
+def diagnostic_outputs(key: str) -> tuple[str, ...]:
+    """The daily model outputs a diagnostic needs (``prec`` is forcing; APAR = fAPAR x PAR)."""
+    return tuple({"apar": "fapar"}.get(t, t) for t in DIAGNOSTIC_TERMS[key] if t != "prec")
 
 
 def par_from_rn(rn) -> np.ndarray:
@@ -46,14 +58,14 @@ def _ratio(num, den, floor: float) -> np.ndarray:
 
 
 def derived_diagnostics(means: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """PUE, WUE, CUE, LUE from mean annual (time-mean) ``npp``, ``gpp``, ``tr``, ``prec``, ``apar``.
+    """PUE, WUE, CUE, LUE from mean annual (time-mean) ``npp``, ``gpp``, ``tr``, ``prec``, ``apar``:
+    those whose two terms are in ``means`` (a model without transpiration has no WUE).
 
     Ratios of means (= ratios of annual totals); NaN where the denominator is tiny (deserts,
     ice), see :data:`MIN_DENOMINATOR`.
     """
     return {
-        "pue": _ratio(means["npp"], means["prec"], MIN_DENOMINATOR["pue"]),
-        "wue": _ratio(means["gpp"], means["tr"], MIN_DENOMINATOR["wue"]),
-        "cue": _ratio(means["npp"], means["gpp"], MIN_DENOMINATOR["cue"]),
-        "lue": _ratio(means["gpp"], means["apar"], MIN_DENOMINATOR["lue"]),
+        k: _ratio(means[num], means[den], MIN_DENOMINATOR[k])
+        for k, (num, den) in DIAGNOSTIC_TERMS.items()
+        if num in means and den in means
     }

@@ -4,6 +4,10 @@ Cells are processed in batches (each batch: one spin-up per fold over the whole 
 period itself); the period is cut into calendar years so that a block holds at most
 ``folds x year x batch`` values per output. Consumers (:mod:`.predict` writes blocks to disk,
 :mod:`.evaluate` aggregates them to months) never hold a whole run.
+
+Every model kind runs here (:mod:`h2cm.baselines`): the process models (hybrid, constant) produce
+every output and have static parameters and constants; the pure LSTM produces only the variables
+it predicts (:func:`~h2cm.baselines.model_outputs`) and has neither.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from ..baselines import has_process_model, kind_label, model_kind, model_outputs
 from ..data.cells import CellData
-from ..model import H2CM, resolve_outputs
+from ..model import resolve_outputs
 from ..schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS
 
 
@@ -29,7 +35,7 @@ class Block:
     data: CellData  # the batch's inputs over the whole period
     days: slice  # positions of this block's days in ``data.time``
     outputs: dict[str, np.ndarray]  # key -> (folds, days, N) float32
-    static: dict[str, np.ndarray]  # smmax, alpha_ei -> (folds, N)
+    static: dict[str, np.ndarray]  # smmax, alpha_ei -> (folds, N); empty for the pure LSTM
     first: bool  # first block of this batch of cells
     last: bool  # last block of this batch of cells
 
@@ -38,11 +44,49 @@ class Block:
         return self.data.time[self.days]
 
 
-def ensemble_constants(models: Sequence[H2CM]) -> dict[str, np.ndarray]:
-    """The learned global constants of every fold: key -> (folds,)."""
+def ensemble_constants(models: Sequence[nn.Module]) -> dict[str, np.ndarray]:
+    """The learned global constants of every fold: key -> (folds,); empty for models without
+    constants (the pure LSTM)."""
+    if not all(has_process_model(m) for m in models):
+        return {}
     with torch.no_grad():
         values = [m.constants() for m in models]
     return {k: np.array([float(getattr(v, k)) for v in values], dtype=np.float64) for k in CONSTANT_KEYS}
+
+
+def ensemble_static_keys(models: Sequence[nn.Module]) -> tuple[str, ...]:
+    """The static parameters every fold model has (none for the pure LSTM)."""
+    return STATIC_PARAMETER_KEYS if all(has_process_model(m) for m in models) else ()
+
+
+def select_outputs(models: Sequence[nn.Module], outputs: str | Sequence[str] = "all", run=None) -> tuple[str, ...]:
+    """The daily outputs to simulate: ``"all"``: every one the models produce; otherwise the
+    named ones (or ``"loss"``), which the models must produce: ValueError naming those they do
+    not, the run and what its models predict."""
+    produced = tuple(k for k in model_outputs(models[0]) if all(k in model_outputs(m) for m in models))
+    if isinstance(outputs, str) and outputs == "all":
+        return produced
+    keys = resolve_outputs(outputs)
+    missing = [k for k in keys if k not in produced]
+    if missing:
+        where = f"run {run} of a" if run is not None else "a"
+        raise ValueError(
+            f"{where} {kind_label(model_kind(models[0]))} does not predict {', '.join(missing)}; "
+            f"it predicts only {', '.join(produced)}"
+        )
+    return keys
+
+
+def _start(model: nn.Module, forcing, static, spinup: bool):
+    """A fold model's state at the start of the period (after spin-up) and its static parameters
+    (key -> (N,); none for the pure LSTM)."""
+    state = model.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+    if not has_process_model(model):
+        return (model.spinup_state(forcing, static, state) if spinup else state), {}
+    sp, code = model.static_parameters(static)
+    if spinup:
+        state = model.spinup(forcing, sp, code, model.constants(), state)
+    return state, {k: getattr(sp, k).numpy() for k in STATIC_PARAMETER_KEYS}
 
 
 def year_slices(time: pd.DatetimeIndex, max_days: int | None = None) -> list[slice]:
@@ -65,7 +109,7 @@ def batches(cell_index: np.ndarray, batch_cells: int) -> list[np.ndarray]:
 
 
 def run_ensemble(
-    models: Sequence[H2CM],
+    models: Sequence[nn.Module],
     load: Callable[[np.ndarray], CellData],
     cell_batches: Sequence[np.ndarray],
     outputs: str | Sequence[str] = "all",
@@ -73,8 +117,9 @@ def run_ensemble(
     progress: bool = True,
     desc: str = "simulating",
 ) -> Iterator[Block]:
-    """Yield :class:`Block` s for every batch of cells (``load(cells) -> CellData``) and year."""
-    keys = resolve_outputs(outputs)
+    """Yield :class:`Block` s for every batch of cells (``load(cells) -> CellData``) and year.
+    ``outputs``: as :func:`select_outputs` (``"all"``: everything the models produce)."""
+    keys = select_outputs(models, outputs)
     n_cells = int(sum(len(b) for b in cell_batches))
     # progress in cell-years: spin-up + simulation of one year of one cell per fold = 1
     bar = tqdm(total=None, desc=desc, unit="cell-yr", disable=not progress, leave=False, dynamic_ncols=True)
@@ -85,17 +130,10 @@ def run_ensemble(
                 bar.total = n_cells * len(year_slices(data.time))
                 bar.refresh()
             forcing, static = data.forcing, data.static
-            states, static_out = [], {k: [] for k in STATIC_PARAMETER_KEYS}
             with torch.no_grad():
-                for model in models:
-                    sp, code = model.static_parameters(static)
-                    state = model.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
-                    if spinup:
-                        state = model.spinup(forcing, sp, code, model.constants(), state)
-                    states.append(state)
-                    for k in STATIC_PARAMETER_KEYS:
-                        static_out[k].append(getattr(sp, k).numpy())
-            static_arr = {k: np.stack(v).astype(np.float32) for k, v in static_out.items()}
+                states, static_out = zip(*(_start(m, forcing, static, spinup) for m in models), strict=True)
+            states = list(states)
+            static_arr = {k: np.stack([s[k] for s in static_out]).astype(np.float32) for k in static_out[0]}
             pieces = year_slices(data.time)
             for i, days in enumerate(pieces):
                 per_fold = []
@@ -122,19 +160,22 @@ def stored_ensemble(
     outputs: str | Sequence[str] = "all",
     progress: bool = True,
     desc: str = "reading simulations",
+    static: Sequence[str] = STATIC_PARAMETER_KEYS,
 ) -> Iterator[Block]:
     """The same blocks as :func:`run_ensemble`, read from a daily ``h2cm predict`` store with
     per-fold values (``KEY_fold``) instead of simulated again. ``ii``/``jj``: every cube cell's
-    grid position. Checks first (raising ValueError) that the store has the folds, the variables,
-    every day of ``days`` and every cell of the batches."""
+    grid position; ``static``: the static parameters to read (none for a pure LSTM run). Checks
+    first (raising ValueError) that the store has the folds, the variables, every day of ``days``
+    and every cell of the batches."""
     import xarray as xr
     import zarr
 
     keys = resolve_outputs(outputs)
+    static = tuple(static)
     meta = xr.open_zarr(path)
     if meta.attrs.get("h2cm_time_resolution") != "daily":
         raise ValueError(f"{path}: not a daily simulation store")
-    missing = [f"{k}_fold" for k in (*keys, *STATIC_PARAMETER_KEYS) if f"{k}_fold" not in meta]
+    missing = [f"{k}_fold" for k in (*keys, *static) if f"{k}_fold" not in meta]
     if missing:
         raise ValueError(f"{path}: lacks per-fold variables such as {missing[0]} (written with --no-folds?)")
     if [int(f) for f in meta["fold"].values] != [int(f) for f in folds]:
@@ -145,14 +186,15 @@ def stored_ensemble(
     if t0 < 0 or t0 + len(days) > len(stime) or not stime[t0 : t0 + len(days)].equals(days):
         raise ValueError(f"{path}: does not cover {days[0].date()}..{days[-1].date()}")
     all_cells = np.concatenate([np.asarray(b, dtype=np.int64) for b in cell_batches])
-    smmax = np.asarray(meta[f"{STATIC_PARAMETER_KEYS[0]}_fold"].values)
-    if not np.isfinite(smmax[:, ii[all_cells], jj[all_cells]]).all():
+    # simulated cells: finite static parameters, or (without them) a finite first day
+    probe = meta[f"{static[0]}_fold"] if static else meta[f"{keys[0]}_fold"].isel(time=t0)
+    if not np.isfinite(np.asarray(probe.values)[:, ii[all_cells], jj[all_cells]]).all():
         raise ValueError(f"{path}: some of the cells to evaluate were not simulated")
     store = zarr.open_group(str(path), mode="r")
-    return _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, progress, desc)
+    return _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, static, progress, desc)
 
 
-def _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, progress, desc) -> Iterator[Block]:
+def _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, static_keys, progress, desc) -> Iterator[Block]:
     n_cells = int(sum(len(b) for b in cell_batches))
     bar = tqdm(total=n_cells, desc=desc, unit="cell", disable=not progress, leave=False, dynamic_ncols=True)
     try:
@@ -162,7 +204,7 @@ def _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, progress, desc) 
             y0, y1 = int(ii[cells].min()), int(ii[cells].max()) + 1
             x0, x1 = int(jj[cells].min()), int(jj[cells].max()) + 1
             li, lj = ii[cells] - y0, jj[cells] - x0
-            static = {k: np.asarray(store[f"{k}_fold"][:, y0:y1, x0:x1])[:, li, lj] for k in STATIC_PARAMETER_KEYS}
+            static = {k: np.asarray(store[f"{k}_fold"][:, y0:y1, x0:x1])[:, li, lj] for k in static_keys}
             pieces = year_slices(data.time)
             for i, days in enumerate(pieces):
                 ts = slice(t0 + days.start, t0 + days.stop)

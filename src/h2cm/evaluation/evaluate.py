@@ -15,10 +15,15 @@ One pass of every fold's model over the cells (test cells, plus all land cells f
 | ``maps.nc`` | per-cell time means, derived diagnostics (PUE, WUE, CUE, LUE), model and truth |
 | ``regional.nc`` | monthly area-weighted GPP, TER, NEE per TransCom region (model, obs, truth) |
 | ``daily_cell.nc`` | daily NEE, NPP, Rh, GPP, TER and precipitation at one cell (Fig. 7) |
-| ``summary.json`` | what was evaluated (cells, folds, period, cube, timings) and headline metrics |
+| ``summary.json`` | what was evaluated (cells, folds, period, cube, model, timings), headline metrics, omissions |
 
 ``reference`` is ``obs`` (the cube's constraints) or ``truth`` (the twin world's hidden truth, for
 every output, including the ones no observation constrains).
+
+Every model kind is evaluated on what it produces (:mod:`.coverage`): a pure LSTM baseline has
+only the variables it predicts, so the analyses needing others (skill of unpredicted outputs
+against the truth, parameters, constants, maps of TER/Rh/Ra/T, WUE, ...) are left out and listed
+in ``summary.json`` (``not_evaluated``) and ``metrics.md``; ``constants.csv`` then has no rows.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from ..report.regions import REGION_CODES, REGIONS, region_index
 from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from . import io
 from .collect import DailyCollector, MeanCollector, MonthlyCollector, RegionalCollector
-from .diagnostics import DIAGNOSTICS, derived_diagnostics, par_from_rn
-from .ensemble import batches, ensemble_constants, run_ensemble, stored_ensemble
+from .coverage import Coverage, no_constants_text, not_evaluated_text
+from .diagnostics import DIAGNOSTICS, derived_diagnostics, diagnostic_outputs, par_from_rn
+from .ensemble import batches, ensemble_constants, ensemble_static_keys, run_ensemble, stored_ensemble
 from .metrics import METRICS
 from .outputs import global_attrs
 from .predict import resolve_cube, select_cells, tile_batches
@@ -194,14 +200,16 @@ def evaluate(
     folds = rd.folds
     nf = len(folds)
     models = rd.load_models()
+    cov = Coverage.of(models)  # what the models produce (the pure LSTM: only what it predicts)
 
-    monthly = MonthlyCollector(test, months, OUTPUT_KEYS, nf)
-    means = MeanCollector(map_cells, MAP_KEYS, nf)
+    monthly = MonthlyCollector(test, months, cov.outputs, nf)
+    means = MeanCollector(map_cells, cov.keep("maps of mean annual fluxes", MAP_KEYS), nf)
     regions_all = region_index(lat_all, lon_all)
+    regional_keys = cov.keep("regional mean seasonal cycles (Fig. 6)", REGIONAL_KEYS)
     regional = RegionalCollector(
-        map_cells, regions_all[map_cells], area_all[map_cells], months, REGIONAL_KEYS, nf, len(REGIONS)
+        map_cells, regions_all[map_cells], area_all[map_cells], months, regional_keys, nf, len(REGIONS)
     )
-    daily = DailyCollector(fig_cell, days, DAILY_KEYS, nf)
+    daily = DailyCollector(fig_cell, days, cov.keep("daily series at one cell (Fig. 7)", DAILY_KEYS), nf)
     obs = {k: np.full((len(months), len(test)), np.nan, dtype=np.float32) for k in CONSTRAINT_KEYS if k != "cue"}
     obs_cue = np.full(len(test), np.nan, dtype=np.float32)
     obs_regional = {k: np.zeros((len(REGIONS) + 1, len(months))) for k in ("gpp", "nee")}
@@ -219,12 +227,23 @@ def evaluate(
     if simulations is not None:
         try:
             tiles = tile_batches(ii[cells], jj[cells], cells, 10, batch_cells)
-            blocks = stored_ensemble(simulations, load, tiles, ii, jj, days, folds, OUTPUT_KEYS, progress=progress)
+            blocks = stored_ensemble(
+                simulations,
+                load,
+                tiles,
+                ii,
+                jj,
+                days,
+                folds,
+                cov.outputs,
+                progress=progress,
+                static=ensemble_static_keys(models),
+            )
         except (ValueError, FileNotFoundError, KeyError) as err:
             print(f"not reading {simulations} ({err}); simulating instead")
     if blocks is None:
         blocks = run_ensemble(
-            models, load, batches(cells, batch_cells), OUTPUT_KEYS, progress=progress, desc="evaluate"
+            models, load, batches(cells, batch_cells), cov.outputs, progress=progress, desc="evaluate"
         )
     for block in blocks:
         monthly.add(block)
@@ -267,7 +286,8 @@ def evaluate(
 
     # observations
     for key in CONSTRAINT_KEYS:
-        if key not in have_obs:
+        needs = ("npp", "gpp") if key == "cue" else (CONSTRAINT_OUTPUT[key],)
+        if key not in have_obs or not cov.has(f"skill against observations of {key}", needs):
             continue
         if key == "cue":
             npp = np.nanmean(monthly.values["npp"], axis=1)
@@ -287,14 +307,17 @@ def evaluate(
     truth_static: dict[str, np.ndarray] = {}
     truth_constants: dict[str, float] = {}
     if truth is not None:
-        tk = _truth_at_cells(truth, ii[test], jj[test], days, OUTPUT_KEYS + STATIC_PARAMETER_KEYS)
-        for key in OUTPUT_KEYS:
+        what = "skill against the hidden truth"
+        truth_outputs = cov.keep(what, [k for k in OUTPUT_KEYS if k in truth])
+        truth_params = cov.keep(f"{what} of the static parameters", [k for k in STATIC_PARAMETER_KEYS if k in truth])
+        tk = _truth_at_cells(truth, ii[test], jj[test], days, truth_outputs + truth_params)
+        for key in truth_outputs:
             if key in tk:
                 _, m = monthly_means(np.asarray(tk[key].transpose("time", "cell").values), days)
                 truth_monthly[key] = m
                 long_rows += rows("truth", key, global_skill(monthly.values[key], m, area_test, months, key), folds)
                 add_cell_skill("truth", key, cell_skill(monthly.values[key], m, months, key))
-        for key in STATIC_PARAMETER_KEYS:
+        for key in truth_params:
             if key in tk:
                 truth_static[key] = np.asarray(tk[key].values, dtype=np.float64)
                 long_rows += rows("truth", key, spatial_skill(monthly.static[key], truth_static[key]), folds)
@@ -304,13 +327,16 @@ def evaluate(
 
     long = pd.DataFrame(long_rows, columns=["reference", "target", "view", "metric", "fold", "value"])
     summary = summarise(long)
-    constants = ensemble_constants(models)
+    cov.keep("learned global constants", CONSTANT_KEYS)
+    for k, (label, _) in DIAGNOSTICS.items():
+        cov.has(f"derived efficiency {k.upper()}, {label}", diagnostic_outputs(k))
+    constants = ensemble_constants(models)  # none for the pure LSTM
     const_df = _constants_table(constants, folds, truth_constants)
 
     # files
     write_text(out / "metrics_folds.csv", long.to_csv(index=False))
     write_text(out / "metrics_summary.csv", summary.to_csv(index=False))
-    md = _markdown(summary, const_df, rd, len(test), nf, days)
+    md = _markdown(summary, const_df, rd, len(test), nf, days, cov.summary())
     write_text(out / "metrics.md", md)
     write_text(out / "constants.csv", const_df.to_csv(index=False))
     cell_coords = {
@@ -368,6 +394,7 @@ def evaluate(
         "seconds_total": round(time.perf_counter() - t0, 1),
         "headline": headline,
         "config_name": rd.config.get("name"),
+        **cov.summary(),
     }
     write_text(out / "summary.json", json.dumps(info, indent=1) + "\n")
     if progress:
@@ -402,27 +429,30 @@ def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> 
         lines.append("against the hidden truth (monthly r): " + " ".join(parts))
     c = constants.set_index("constant")
     parts = []
-    for k in CONSTANT_KEYS:
+    for k in c.index:
         s = f"{k}={c.loc[k, 'median']:.4g} [{c.loc[k, 'min']:.4g}, {c.loc[k, 'max']:.4g}]"
         if "truth" in c.columns and np.isfinite(c.loc[k, "truth"]):
             s += f" (truth {c.loc[k, 'truth']:.4g})"
         parts.append(s)
-    lines.append("constants: " + "; ".join(parts))
+    lines.append("constants: " + ("; ".join(parts) or f"none; {no_constants_text(info)}"))
+    intro, skipped = not_evaluated_text(info)
+    if skipped:
+        lines += [intro, *(f"  - {s}" for s in skipped)]
     return "\n".join(lines)
 
 
 def _constants_table(constants: dict[str, np.ndarray], folds, truth: dict[str, float]) -> pd.DataFrame:
+    """One row per learned constant (none for the pure LSTM: the header only)."""
     recs = []
-    for k in CONSTANT_KEYS:
-        v = constants[k]
+    for k, v in constants.items():
         rec = {"constant": k, **{f"fold_{f}": float(x) for f, x in zip(folds, v, strict=True)}}
         rec.update(median=float(np.median(v)), min=float(v.min()), max=float(v.max()))
         rec["truth"] = truth.get(k, np.nan)
         recs.append(rec)
-    return pd.DataFrame(recs)
+    return pd.DataFrame(recs, columns=["constant", *(f"fold_{f}" for f in folds), "median", "min", "max", "truth"])
 
 
-def _markdown(summary, const_df, rd, n_test, nf, days) -> str:
+def _markdown(summary, const_df, rd, n_test, nf, days, info: dict) -> str:
     parts = [
         f"# Evaluation of `{rd.path}`\n",
         f"{nf} folds, {n_test} test cells, {days[0].date()} to {days[-1].date()}. Metrics of the "
@@ -435,8 +465,11 @@ def _markdown(summary, const_df, rd, n_test, nf, days) -> str:
         parts += ["## Against the hidden truth (twin world)\n", truth_md]
     parts += [
         "## Learned global constants\n",
-        constants_markdown(const_df),
+        constants_markdown(const_df) if not const_df.empty else f"None: {no_constants_text(info)}.\n",
     ]
+    intro, skipped = not_evaluated_text(info)
+    if skipped:
+        parts += ["## Not evaluated\n", intro + "\n", "\n".join(f"- {s}" for s in skipped) + "\n"]
     return "\n".join(parts)
 
 
@@ -479,12 +512,13 @@ def _monthly_dataset(monthly, obs, obs_cue, truth_monthly, truth_static, test, l
 
 
 def _maps_dataset(means, cells, lat, lon, ii, jj, truth, ds, days, folds, test, attrs):
-    m = means.means()
+    m = means.means()  # the mapped outputs the model produces, apar (with fapar) and prec
     v: dict[str, xr.DataArray] = {}
-    for k in (*MAP_KEYS, "apar"):
-        v[f"model_{k}"] = xr.DataArray(m[k].astype(np.float32), dims=("fold", "cell"))
+    for k, a in m.items():
+        if k != "prec":
+            v[f"model_{k}"] = xr.DataArray(a.astype(np.float32), dims=("fold", "cell"))
     v["prec"] = xr.DataArray(m["prec"].astype(np.float32), dims="cell")
-    diag = derived_diagnostics({**{k: m[k] for k in ("npp", "gpp", "tr", "apar")}, "prec": m["prec"][None]})
+    diag = derived_diagnostics({**m, "prec": m["prec"][None]})
     for k, a in diag.items():
         v[f"model_{k}"] = xr.DataArray(
             a.astype(np.float32),
@@ -534,8 +568,8 @@ def _regional_dataset(
 ):
     m = regional.means()
     v: dict[str, xr.DataArray] = {}
-    for k in REGIONAL_KEYS:
-        v[f"model_{k}"] = xr.DataArray(m[k].astype(np.float32), dims=("fold", "region", "month"))
+    for k, a in m.items():
+        v[f"model_{k}"] = xr.DataArray(a.astype(np.float32), dims=("fold", "region", "month"))
     for k in obs_regional:
         w = np.where(obs_weight[k] > 0, obs_weight[k], np.nan)
         a = (obs_regional[k] / w)[1:]

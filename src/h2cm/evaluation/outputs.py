@@ -8,6 +8,9 @@ Layout of an ensemble file (``h2cm predict``):
 - static parameters ``smmax``, ``alpha_ei`` (lat, lon) and global constants ``q10``, ``beta_co2``,
   ``beta_baseflow``, ``beta_snow`` (scalars) with the same ``_min`` / ``_max`` / ``_fold`` variants.
 
+A run of the pure LSTM baseline (``model: lstm``) holds only the variables it predicts
+(:data:`h2cm.baselines.LSTM_OUTPUT_KEYS`), in the same layout, and no parameters or constants.
+
 Grid cells that were not simulated are NaN (the missing value). Coordinates carry CF axis
 attributes and cell bounds (``lat_bnds``, ``lon_bnds``, ``time_bnds``). Every unit, long_name and
 standard_name comes from :mod:`h2cm.schema`.
@@ -227,10 +230,10 @@ def simulation_to_dataset(
         if not gridded:
             a["coordinates"] = "lat lon"
         data_vars[key] = xr.DataArray(place(v, (v.shape[0],)), dims=dims_t, attrs=a)
-    for key in STATIC_PARAMETER_KEYS:
+    for key in STATIC_PARAMETER_KEYS if sim.static is not None else ():  # none for the pure LSTM
         v = getattr(sim.static, key).detach().cpu().numpy()
         data_vars[key] = xr.DataArray(place(v, ()), dims=dims_s, attrs=variable_attrs(key, None))
-    for key in CONSTANT_KEYS:
+    for key in CONSTANT_KEYS if sim.constants is not None else ():
         v = float(getattr(sim.constants, key).detach().cpu())
         data_vars[key] = xr.DataArray(np.float64(v), attrs=variable_attrs(key, None))
     return xr.Dataset(data_vars, coords=coords, attrs=global_attrs(**(attrs or {})))
@@ -246,11 +249,14 @@ def ensemble_template(
     monthly: bool = False,
     chunks: tuple[int, int] = (366, 10),
     attrs: dict | None = None,
+    static_keys: Sequence[str] = STATIC_PARAMETER_KEYS,
+    constant_keys: Sequence[str] = CONSTANT_KEYS,
 ) -> xr.Dataset:
     """A lazy, all-NaN ensemble Dataset with the final layout, encoding and attributes.
 
     ``chunks``: (days per chunk, grid points per chunk side). Writing it with ``compute=False``
-    creates the store; blocks are then written into it region by region.
+    creates the store; blocks are then written into it region by region. ``static_keys`` /
+    ``constant_keys``: the static parameters and constants to hold (none for the pure LSTM).
     """
     coords: dict[str, xr.DataArray] = {**time_coords(time, monthly), **grid_coords(lat, lon)}
     coords["fold"] = fold_coord(folds)
@@ -270,14 +276,14 @@ def ensemble_template(
             else:
                 arr, dims = nan((nt, ny, nx), (ct, cs, cs)), ("time", "lat", "lon")
             data_vars[stat_name(key, stat)] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat, monthly))
-    for key in STATIC_PARAMETER_KEYS:
+    for key in static_keys:
         for stat in stats:
             if stat == "fold":
                 arr, dims = nan((nf, ny, nx), (1, cs, cs)), ("fold", "lat", "lon")
             else:
                 arr, dims = nan((ny, nx), (cs, cs)), ("lat", "lon")
             data_vars[stat_name(key, stat)] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat))
-    for key in CONSTANT_KEYS:
+    for key in constant_keys:
         for stat in stats:
             shape, dims = ((nf,), ("fold",)) if stat == "fold" else ((), ())
             data_vars[stat_name(key, stat)] = xr.DataArray(

@@ -2,7 +2,8 @@
 
 The result (zarr directory or NetCDF file) holds every output of MODEL_SPEC section 8 as the
 ensemble median, minimum and maximum across folds and, unless ``--no-folds``, each fold's values
-(layout: :mod:`h2cm.evaluation.outputs`). Memory stays bounded: cells are simulated in batches
+(layout: :mod:`h2cm.evaluation.outputs`); for a run of the pure LSTM baseline, only the variables
+it predicts (no parameters or constants). Memory stays bounded: cells are simulated in batches
 of whole spatial tiles (one tile = one storage chunk) and one calendar year at a time, and each
 block is written as soon as it is done. The store is written under a temporary name in the same
 folder and renamed at the end, so a crashed run never leaves a half-written result under ``OUT``.
@@ -23,9 +24,9 @@ import xarray as xr
 import zarr
 
 from .. import runtime
-from ..schema import CONSTANT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
+from ..baselines import MODEL_LABELS, model_kind
 from . import io
-from .ensemble import ensemble_constants, run_ensemble
+from .ensemble import ensemble_constants, ensemble_static_keys, run_ensemble, select_outputs
 from .outputs import ensemble_stats, ensemble_template, stat_name
 from .rundir import RunDir, RunDirError
 from .views import monthly_means
@@ -142,8 +143,7 @@ class _Writer:
                     grid[:, :, li, lj] = v[:, :, sel]
                     self.group[stat_name(key, "fold")][:, ts, ys, xs] = grid
         if block.first:
-            for key in STATIC_PARAMETER_KEYS:
-                v = block.static[key]  # (F, N)
+            for key, v in block.static.items():  # (F, N)
                 entries = dict(ensemble_stats(v, axis=0))
                 if self.per_fold:
                     entries["fold"] = v
@@ -155,8 +155,7 @@ class _Writer:
                         self.group[name][..., ys, xs] = current
 
     def write_constants(self, constants: dict[str, np.ndarray]) -> None:
-        for key in CONSTANT_KEYS:
-            v = constants[key]
+        for key, v in constants.items():
             for stat, arr in ensemble_stats(v, axis=0).items():
                 self.group[stat_name(key, stat)][...] = np.asarray(arr, dtype=np.float64)
             if self.per_fold:
@@ -175,12 +174,14 @@ def predict(
     tile: int = 10,
     threads: int | None = None,
     progress: bool = True,
-    keys: Sequence[str] = OUTPUT_KEYS,
+    keys: str | Sequence[str] = "all",
 ) -> Path:
     """Simulate ``cells`` of ``cube`` with every fold of ``run`` and write the ensemble to ``out``.
 
     ``out`` ending in ``.nc`` gives NetCDF-4 (written through a temporary zarr store), anything
-    else a zarr (v2) directory. Returns the path written.
+    else a zarr (v2) directory. ``keys``: the daily outputs to write, ``"all"`` for every one the
+    run's models produce (for the pure LSTM: the variables it predicts); naming one they do not
+    produce is a ValueError, raised before anything is written. Returns the path written.
     """
     runtime.configure(threads=threads)
     t_start = time.perf_counter()
@@ -202,6 +203,9 @@ def predict(
         if len(time_axis) == 0:
             raise ValueError(f"period {period} is outside the cube's time axis")
     models = rd.load_models()
+    keys = select_outputs(models, keys, run=rd.path)
+    kind = model_kind(models[0])
+    constants = ensemble_constants(models)  # none for the pure LSTM
     template = ensemble_template(
         time_axis,
         ds["lat"].values,
@@ -211,8 +215,11 @@ def predict(
         per_fold=per_fold,
         monthly=monthly,
         chunks=(366, tile),
+        static_keys=ensemble_static_keys(models),
+        constant_keys=tuple(constants),
         attrs={
-            "title": "H2CM simulation: ensemble of cross-validation folds",
+            "title": f"H2CM simulation ({MODEL_LABELS[kind]}): ensemble of cross-validation folds",
+            "h2cm_model": kind,
             "h2cm_run": str(rd.path.resolve()),
             "h2cm_cube": str(Path(cube_path).resolve()),
             "h2cm_cells": cells if isinstance(cells, str) else f"{len(sel)} listed cells",
@@ -238,7 +245,7 @@ def predict(
 
         for block in run_ensemble(models, load, cell_batches, keys, progress=progress, desc="predict"):
             writer.write_block(block, keys)
-        writer.write_constants(ensemble_constants(models))
+        writer.write_constants(constants)
         if netcdf:
             tmp_nc = _tmp_path(out)
             _zarr_to_netcdf(tmp, tmp_nc)

@@ -1,8 +1,8 @@
 """A cross-validation run directory (docs/architecture.md, "Runs"): its files and fold models.
 
 ``RUN/config.yaml``, ``RUN/split.json`` and at least one ``RUN/fold_K/best.pt`` must exist; a
-missing one is named in the error. The fold models are loaded with the training layer's
-checkpoint loader.
+missing one is named in the error. The fold models, of any kind (hybrid, constant or the pure
+LSTM baseline, :mod:`h2cm.baselines`), are loaded with the training layer's checkpoint loader.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
-from ..model import H2CM
+from torch import nn
 
 
 class RunDirError(FileNotFoundError):
@@ -101,22 +100,17 @@ class RunDir:
             return None
         return (str(start) if start is not None else None, str(end) if end is not None else None)
 
-    def load_models(self) -> list[H2CM]:
+    def load_models(self) -> list[nn.Module]:
         """The best-validation model of every fold, in fold order, in eval mode."""
         models = []
         for ckpt in self.checkpoints:
             model = load_checkpoint(ckpt)
-            if not hasattr(model, "static_parameters"):
-                raise RunDirError(
-                    f"{ckpt}: a pure LSTM baseline has no process model, parameters or constants; "
-                    "h2cm predict/evaluate need a hybrid or constant run (evaluate LSTM runs with h2cm study)"
-                )
             model.eval()
             models.append(model)
         return models
 
 
-def load_checkpoint(path) -> H2CM:
+def load_checkpoint(path) -> nn.Module:
     """A fold's model from its checkpoint (via :func:`h2cm.training.checkpoint.load_model`)."""
     from ..training.checkpoint import load_model
 

@@ -1,8 +1,9 @@
 """The report's figures (matplotlib, Agg backend), drawn from the files ``h2cm evaluate`` writes.
 
 Every function takes opened evaluation Datasets / tables, draws one PNG into ``out_dir`` and
-returns its path (or None when the data for it are absent). Axes carry units, every figure a
-title, every map a colour bar.
+returns its path (or None when the data for it are absent, e.g. the fluxes and constants a pure
+LSTM baseline does not produce; panels of absent variables are left out). Axes carry units, every
+figure a title, every map a colour bar.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from ..evaluation.diagnostics import DIAGNOSTICS  # noqa: E402
+from ..evaluation.diagnostics import DIAGNOSTIC_TERMS, DIAGNOSTICS  # noqa: E402
 from ..evaluation.metrics import area_weighted_mean, pearson_r  # noqa: E402
 from ..evaluation.skill import CONSTRAINT_OUTPUT  # noqa: E402
 from ..evaluation.views import VIEW_LABELS, VIEWS, anomalies, msc, prepare  # noqa: E402
@@ -216,6 +217,8 @@ def _map(ax, fig, maps, values, title, unit, cmap="viridis", vmin=None, vmax=Non
 
 def annual_maps(maps: xr.Dataset, out_dir: Path):
     """Fig. 4: mean annual GPP and NEE (ensemble median), gC m-2 yr-1."""
+    if "model_gpp" not in maps or "model_nee" not in maps:
+        return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     gpp = _range(maps["model_gpp"].values)[0] * DAYS_PER_YEAR
     nee = _range(maps["model_nee"].values)[0] * DAYS_PER_YEAR
@@ -236,16 +239,19 @@ def annual_maps(maps: xr.Dataset, out_dir: Path):
 
 
 def efficiency_maps(maps: xr.Dataset, out_dir: Path):
-    """Fig. 5: PUE, WUE, CUE and LUE maps (ensemble median)."""
+    """Fig. 5: PUE, WUE, CUE and LUE maps (ensemble median; those the evaluation has)."""
+    keys = [k for k in DIAGNOSTICS if f"model_{k}" in maps]
+    if not keys:
+        return None
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    for ax, (k, (label, unit)) in zip(axes.ravel(), DIAGNOSTICS.items(), strict=True):
+    for ax, k in zip(axes.ravel(), keys, strict=False):
+        label, unit = DIAGNOSTICS[k]
         _map(ax, fig, maps, _range(maps[f"model_{k}"].values)[0], f"{k.upper()}: {label}", unit, cmap="viridis")
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_visible(False)
     fig.suptitle("Derived efficiencies from mean annual fluxes (ensemble median)")
     fig.tight_layout()
     return _save(fig, out_dir / "maps_efficiency.png")
-
-
-EFFICIENCY_TERMS = {"pue": ("npp", "prec"), "wue": ("gpp", "tr"), "cue": ("npp", "gpp"), "lue": ("gpp", "apar")}
 
 
 def efficiency_table(maps: xr.Dataset) -> pd.DataFrame:
@@ -259,7 +265,9 @@ def efficiency_table(maps: xr.Dataset) -> pd.DataFrame:
 
     recs = []
     for k, (label, unit) in DIAGNOSTICS.items():
-        num, den = EFFICIENCY_TERMS[k]
+        num, den = DIAGNOSTIC_TERMS[k]
+        if f"model_{num}" not in maps or (den != "prec" and f"model_{den}" not in maps):
+            continue  # a term the model does not produce (the pure LSTM has no transpiration)
         den_v = maps["prec"].values[None] if den == "prec" else maps[f"model_{den}"].values
         per_fold = glob(maps[f"model_{num}"].values) / glob(den_v)
         rec = {
@@ -313,6 +321,8 @@ def skill_maps(skill: xr.Dataset, out_dir: Path, metric: str = "r"):
 def constants_figure(constants: pd.DataFrame, out_dir: Path):
     """Learned Q10 and beta_CO2 (as % per 100 ppm) across folds, with truth and the priors."""
     c = constants.set_index("constant")
+    if not {"q10", "beta_co2"} <= set(c.index):
+        return None  # a model without constants (the pure LSTM)
     fold_cols = [col for col in constants.columns if col.startswith("fold_")]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     spec = (("q10", 1.0, "Q10 (-)", (1.5, 0.3)), ("beta_co2", 1e4, "beta_CO2 (% per 100 ppm)", (15.0, 5.0)))
@@ -343,10 +353,10 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
 
     months = pd.DatetimeIndex(regional["month"].values)
     keep = [i for i in range(regional.sizes["region"]) if int(regional["n_cells"].values[i]) > 0]
-    if not keep:
+    keys = [k for k in ("gpp", "ter", "nee") if f"model_{k}" in regional]
+    if not keep or not keys:
         return None, pd.DataFrame()
-    keys = ("gpp", "ter", "nee")
-    fig, axes = plt.subplots(len(keep), 3, figsize=(11, 2.0 * len(keep) + 0.8), squeeze=False)
+    fig, axes = plt.subplots(len(keep), len(keys), figsize=(11, 2.0 * len(keep) + 0.8), squeeze=False)
     recs = []
     for row, i in enumerate(keep):
         code = str(regional["region"].values[i])
@@ -416,13 +426,18 @@ def transition_window(prec: np.ndarray, length: int = 150) -> slice:
 
 
 def daily_cell(daily: xr.Dataset, out_dir: Path):
-    """Daily NEE, NPP and Rh against precipitation around a dry-to-wet transition (Birch effect)."""
+    """Daily NEE, NPP and Rh (those the evaluation has) against precipitation around a dry-to-wet
+    transition (Birch effect)."""
+    keys = [k for k in ("nee", "npp", "rh") if f"model_{k}" in daily]
+    if not keys:
+        return None
     time = pd.DatetimeIndex(daily["time"].values)
     prec = daily["prec"].values
     win = transition_window(prec)
     t = time[win]
-    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True)
-    for ax, k in zip(axes, ("nee", "npp", "rh"), strict=True):
+    fig, axes = plt.subplots(len(keys), 1, figsize=(11, 2.5 * len(keys)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, k in zip(axes, keys, strict=True):
         v = daily[f"model_{k}"].values[:, win]
         med, lo, hi = _range(v, axis=0)
         ax.fill_between(t, lo, hi, color=MODEL_COLOUR, alpha=0.25, lw=0)

@@ -3,7 +3,10 @@
 Reads what ``h2cm evaluate`` wrote to ``RUN/evaluation`` (running it first when missing), draws
 the figures of :mod:`h2cm.report.figures` and writes ``OUT/index.html`` with the skill tables,
 learned constants, derived efficiencies, regional r / R2 and, on a twin world, the truth
-comparisons. The report folder is built under a temporary name and renamed at the end.
+comparisons. Figures and panels of variables the run's model does not produce (a pure LSTM
+baseline predicts only some outputs and has no parameters or constants) are left out with a note,
+and a section lists what the evaluation left out. The report folder is built under a temporary
+name and renamed at the end.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__
+from ..baselines import kind_label
+from ..evaluation.coverage import no_constants_text, not_evaluated_text
+from ..evaluation.diagnostics import DIAGNOSTICS, diagnostic_outputs
 from ..evaluation.metrics import METRIC_LABELS, METRICS
 from ..evaluation.rundir import RunDir
 from ..evaluation.skill import HEADLINE_VIEW, fmt
@@ -78,6 +84,21 @@ def _figure(path: Path | None, caption: str) -> str:
     )
 
 
+def _note(info: dict, what: str, keys) -> str:
+    """A note that ``what`` is not shown for those of ``keys`` the run's model does not produce
+    (per ``summary.json``; evaluations written before it recorded the model have no such note)."""
+    if "outputs" not in info:
+        return ""
+    have = {*info["outputs"], *info.get("parameters", ())}
+    absent = [k for k in keys if k not in have]
+    if not absent:
+        return ""
+    return (
+        f'<p class="meta">{html.escape(what)}: not shown for {html.escape(", ".join(absent))}, '
+        f"which this run's {html.escape(kind_label(info.get('model', '?')))} does not produce.</p>"
+    )
+
+
 def skill_table(summary: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Table C1 layout: target, view, then ``median [min, max]`` per metric."""
     sub = summary[summary["reference"] == reference]
@@ -100,6 +121,7 @@ def _used(rd: RunDir, info: dict) -> str:
     net = cfg.get("network", {}) if isinstance(cfg.get("network"), dict) else {}
     items = [
         ("configuration", cfg.get("name", "?")),
+        ("model", kind_label(info.get("model", cfg.get("model", "hybrid")))),
         ("folds trained / in the split", f"{len(rd.folds)} / {split.get('n_folds', '?')}"),
         ("epochs (maximum), patience", f"{train.get('epochs', '?')}, {train.get('patience', '?')}"),
         ("training cells per fold (cap)", data.get("max_train_cells") or "all"),
@@ -230,11 +252,16 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
     m1 = figures.annual_maps(maps, out)
     m2 = figures.efficiency_maps(maps, out)
     eff = figures.efficiency_table(maps)
-    section("maps", "Mean annual GPP and NEE (Fig. 4)", _figure(m1, "Mean annual GPP and NEE, ensemble median"))
+    section(
+        "maps",
+        "Mean annual GPP and NEE (Fig. 4)",
+        _figure(m1, "Mean annual GPP and NEE, ensemble median") + _note(info, "Maps", ("gpp", "nee")),
+    )
     section(
         "efficiency",
         "Derived efficiencies PUE, WUE, CUE, LUE (Fig. 5, Table 3)",
         _figure(m2, "Efficiencies from mean annual fluxes")
+        + "".join(_note(info, k.upper(), diagnostic_outputs(k)) for k in DIAGNOSTICS)
         + "<p>Global values: ratio of area-weighted mean fluxes over the mapped cells, median [min, max] across "
         "folds. PAR from net radiation: PAR = 0.5 x SW, SW = max(Rn, 0) / 0.6 (docs/evaluation.md).</p>"
         + _table(eff, left=("diagnostic", "definition", "units")),
@@ -245,12 +272,15 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
     section(
         "constants",
         "Learned global constants",
-        _figure(cf, "Q10 and beta_CO2 across folds") + _table(constants, left=("constant",)),
+        _figure(cf, "Q10 and beta_CO2 across folds") + _table(constants, left=("constant",))
+        if not constants.empty
+        else f"<p>None: {html.escape(no_constants_text(info))}.</p>",
     )
 
     # regions
     rf, rtab = figures.regional_cycles(regional, out)
     body = _figure(rf, "Mean seasonal cycles of GPP, TER and NEE per TransCom region (Fig. 6)")
+    body += _note(info, "Regional cycles", ("gpp", "ter", "nee"))
     if not rtab.empty:
         body += "<p>Agreement of the model's median seasonal cycle with the reference, per region:</p>"
         body += _table(rtab, left=("region", "name", "flux", "reference"))
@@ -269,7 +299,9 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
     section(
         "daily",
         "Daily NEE, NPP and Rh against precipitation (Fig. 7)",
-        _figure(dc, "Rain pulses at one cell") + f"<p>Cell {info['daily_cell']['cell']} at "
+        _figure(dc, "Rain pulses at one cell")
+        + _note(info, "Daily series", ("nee", "npp", "rh"))
+        + f"<p>Cell {info['daily_cell']['cell']} at "
         f"{figures.latlon(info['daily_cell']['lat'], info['daily_cell']['lon'])}; choose another with "
         "<code>h2cm report --run RUN --cell LAT,LON</code>.</p>",
     )
@@ -281,12 +313,17 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
         tb = figures.skill_bars(summary, out, reference="truth", name="skill_bars_truth.png")
         body = (
             _figure(ts, "Monthly model vs hidden truth at test cells")
+            + _note(info, "Truth comparison", figures.TRUTH_PANEL_KEYS)
             + _figure(tm, "Truth vs model maps")
             + _figure(tb, "Skill against the truth across folds")
             + _table(skill_table(summary, "truth"), left=("target", "view"))
         )
         section("truth", "Twin world: model against the hidden truth", body)
 
+    intro, skipped = not_evaluated_text(info)
+    if skipped:
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in skipped)
+        section("omitted", "Not evaluated", f"<p>{html.escape(intro)}</p><ul>{items}</ul>")
     section("used", "What this run used", _used(rd, info))
     links = "".join(f'<a href="#{a}">{html.escape(t.split(" (")[0])}</a>' for a, t in nav)
     title = f"H2CM report: {rd.path.name}"
