@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from h2cm.cli import main
 
 
@@ -51,3 +53,20 @@ def test_memory_probe_reports_its_own_peak_not_its_parents():
     res = train_step_memory(batch=2, days=5, threads=1, chunk_days=None)
     assert 0 < res["peak_rss_mb"] < 550, res
     del ballast
+
+
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("H2CM_DEBUG", raising=False)
+    missing = tmp_path / "no-such-run"
+    for verb in (
+        ["predict", "--run", str(missing), "--out", str(tmp_path / "o.zarr")],
+        ["evaluate", "--run", str(missing)],
+    ):
+        assert main(verb) == 2
+        err = capsys.readouterr().err
+        assert f"h2cm {verb[0]}: error: run directory not found: {missing}" in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "o.zarr").exists()
+    monkeypatch.setenv("H2CM_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="run directory not found"):
+        main(["evaluate", "--run", str(missing)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -54,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        # bad input (config, cube, run directory, file): one clear line, not a traceback;
+        # every error class of h2cm (ConfigError, CubeError, RunDirError, ...) is one of these
+        if os.environ.get("H2CM_DEBUG"):
+            raise
+        verb = getattr(args, "verb", None) or (argv or sys.argv[1:] or ["h2cm"])[0]
+        print(f"h2cm {verb}: error: {err}", file=sys.stderr)
+        print("(set H2CM_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
