@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from h2cm.cli import main
+from h2cm.studies.common import seasonal_parts
 from training_fixtures import tiny_cube
 
 FLUXNET_FILE = Path("/work/shared/data/fluxnet/FLX_US-AR1_FLUXNET2015_SUBSET_DD_2009-2012_1-3.csv")
@@ -51,6 +54,23 @@ def test_twin_study_tiny_writes_its_tables(tmp_path):
     consts = {r["model"]: r for r in _rows(out / "constants.csv")}
     assert {"truth", "hybrid", "hybrid_priors", "constant"} <= set(consts) and "lstm" not in consts
     assert _rows(out / "acceptance.csv")
+    parts = {r["variable"] for r in rows if r["model"] == "hybrid"}
+    assert {"nee (seasonal cycle)", "nee (anomaly)", "rh (seasonal cycle)"} <= parts
+    summary = json.loads((out / "summary.json").read_text())
+    assert all(summary["epoch_seconds"][v] > 0 for v in ("hybrid", "hybrid_priors", "constant", "lstm"))
+    # a second call with --resume keeps the trained folds: same skill, no training
+    assert main([*args, "--resume", *SMALL, "data.max_train_cells=16", "train.initial_validation=false"]) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert again["epoch_seconds"] == summary["epoch_seconds"]
+    assert _rows(out / "skill.csv") == rows
+
+
+def test_seasonal_parts_by_hand():
+    # two years of two cells; month-of-year 1, 2, 1, 2
+    x = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [6.0, 60.0]])
+    msc, anom = seasonal_parts(x, np.array([1, 2, 1, 2]))
+    np.testing.assert_allclose(msc, [[2.0, 20.0], [4.0, 40.0], [2.0, 20.0], [4.0, 40.0]])
+    np.testing.assert_allclose(anom, [[-1.0, -10.0], [-2.0, -20.0], [1.0, 10.0], [2.0, 20.0]])
 
 
 def test_study_errors_exit_2(tmp_path, capsys):

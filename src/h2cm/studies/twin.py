@@ -30,7 +30,18 @@ from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
 from ..training.folds import SPLIT_FILE
 from ..training.trainer import BEST
-from .common import LSTM_DERIVED, anomalies, ensemble_mean, fmt, markdown_table, simulate, skill, to_monthly, write_csv
+from .common import (
+    LSTM_DERIVED,
+    anomalies,
+    ensemble_mean,
+    fmt,
+    markdown_table,
+    seasonal_parts,
+    simulate,
+    skill,
+    to_monthly,
+    write_csv,
+)
 
 VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
     "hybrid": ("hybrid", False),
@@ -42,6 +53,7 @@ OBS_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws")
 TRUTH_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "t_et", "sm")
 CARBON: tuple[str, ...] = ("gpp", "nee", "ter", "rh", "ra", "npp")
 UNCONSTRAINED: tuple[str, ...] = ("ter", "rh", "ra", "npp", "t_et", "sm")
+SPLIT_VARIABLES: tuple[str, ...] = ("gpp", "nee", "rh")  # also scored as mean seasonal cycle and anomalies
 SIZE_OVERRIDES: dict[str, list[str]] = {
     "tiny": [
         "network.lstm_hidden=16",
@@ -172,6 +184,7 @@ def run_twin(
             make_twin_world(size, seed, cube, progress=False)
     cube = Path(cube).resolve()
     timing: dict[str, float] = {}
+    epoch_seconds: dict[str, float] = {}
     cfgs = {}
     for v in variants:
         n_epochs = epochs if VARIANTS[v][0] == "hybrid" or baseline_epochs is None else baseline_epochs
@@ -184,6 +197,7 @@ def run_twin(
         if res.failed:
             raise RuntimeError(f"variant {v}: training failed\n{res.summary()}")
         timing[v] = round(time.perf_counter() - t0, 1)
+        epoch_seconds[v] = _epoch_seconds(out / "runs" / v, folds)
 
     # --- evaluation on the test cells ------------------------------------------------------------
     first = cfgs[variants[0]]
@@ -236,6 +250,18 @@ def run_twin(
             derived = v == "lstm" and var in LSTM_DERIVED
             name = f"{var} (derived: {LSTM_DERIVED[var]})" if derived else var
             rows.append({"variable": name, "reference": "truth", "model": v, **skill(s, o)})
+    moy = np.asarray(data.months.month)
+    for var in SPLIT_VARIABLES:  # which part is wrong: the mean seasonal cycle or the anomalies?
+        for v in variants:
+            if var not in model_m[v]:
+                continue
+            for part, s, o in zip(
+                ("seasonal cycle", "anomaly"),
+                seasonal_parts(model_m[v][var], moy),
+                seasonal_parts(truth_m[var], moy),
+                strict=True,
+            ):
+                rows.append({"variable": f"{var} ({part})", "reference": "truth", "model": v, **skill(s, o)})
 
     prec = data.forcing[..., 1].numpy().astype(np.float64)
     tair = data.forcing[..., 2].numpy().astype(np.float64)
@@ -254,6 +280,7 @@ def run_twin(
         "period": [first.data.start, first.data.end],
         "test_cells": int(len(test)),
         "train_seconds": timing,
+        "epoch_seconds": epoch_seconds,
         "seconds": round(time.perf_counter() - t_start, 1),
         "rain_events": len(events),
     }
@@ -291,6 +318,17 @@ def _r(rows, var: str, model: str, reference: str = "truth") -> float:
     return math.nan
 
 
+def _epoch_seconds(run_dir: Path, folds: int) -> float:
+    """Training time of a variant's folds summed from their logs (also right after ``--resume``,
+    when the wall time of this call is only that of the folds still to train)."""
+    total = 0.0
+    for k in range(folds):
+        log = run_dir / f"fold_{k}" / "log.csv"
+        if log.exists():
+            total += float(pd.read_csv(log)["seconds"].sum())
+    return round(total, 1)
+
+
 def _acceptance(rows, variants: Sequence[str]) -> list[dict[str, object]]:
     """The issue's acceptance criteria (monthly r on test cells against the truth)."""
     out: list[dict[str, object]] = []
@@ -319,14 +357,17 @@ def _markdown(summary, rows, const_rows, pulses, acceptance) -> str:
         "",
         f"Twin world `{summary['cube']}`, period {summary['period'][0]} .. {summary['period'][1]}; "
         f"{summary['test_cells']} held-out test cells. Folds trained per variant: {summary['folds_trained']} "
-        f"of {summary['n_folds']} (ensemble mean over them). Epochs: {ep}. Training seconds: "
+        f"of {summary['n_folds']} (ensemble mean over them). Epochs: {ep}. Wall seconds of training in this call: "
         + ", ".join(f"{k} {v}" for k, v in summary["train_seconds"].items())
+        + "; summed epoch seconds of all folds (from their logs): "
+        + ", ".join(f"{k} {v}" for k, v in summary.get("epoch_seconds", {}).items())
         + f"; total {summary['seconds']} s.",
         "",
         "Skill is on monthly means at the test cells: `r` pooled over every (month, cell) pair, `r_cell` the "
         "median over cells of each cell's temporal r. TWS is compared as anomalies (each cell's mean removed). "
         "`t_et` is monthly transpiration / monthly ET. The pure LSTM predicts GPP, NEE, NPP, ET, TWS, SWE, "
-        "runoff, fAPAR; its TER, Ra and Rh are derived from those.",
+        "runoff, fAPAR; its TER, Ra and Rh are derived from those. `(seasonal cycle)` rows compare each cell's mean "
+        "seasonal cycle, `(anomaly)` rows the departures from it.",
         "",
         "## Acceptance (monthly, test cells, against the truth)",
         "",
