@@ -70,3 +70,12 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys, monkeypat
     monkeypatch.setenv("H2CM_DEBUG", "1")
     with pytest.raises(FileNotFoundError, match="run directory not found"):
         main(["evaluate", "--run", str(missing)])
+
+
+def test_unknown_arguments_that_are_not_overrides_are_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "--cells", "2", "train.epochs=3"])  # simulate takes no overrides
+    assert exc.value.code == 2
+    assert "unrecognized arguments: train.epochs=3" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--config", "demo", "--out", "x", "--bogus"])

@@ -26,7 +26,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.mark.skipif(not FLUXNET_FILE.exists(), reason="FLUXNET test file not available")
 def test_site_study_on_the_real_tower(tmp_path):
     out = tmp_path / "site"
-    rc = main(["study", "site", str(FLUXNET_FILE), *SMALL, "--out", str(out), "--epochs", "1"])
+    # overrides after the options: collected although argparse has closed the positional list
+    rc = main(["study", "site", str(FLUXNET_FILE), "--out", str(out), "--epochs", "1", *SMALL])
     assert rc == 0
     text = (out / "results.md").read_text()
     assert "held-out year" in text and "2012" in text
