@@ -326,7 +326,7 @@ def _epoch_seconds(run_dir: Path, folds: int) -> float:
         log = run_dir / f"fold_{k}" / "log.csv"
         if log.exists():
             total += float(pd.read_csv(log)["seconds"].sum())
-    return round(total, 1)
+    return round(total, 3)
 
 
 def _acceptance(rows, variants: Sequence[str]) -> list[dict[str, object]]:
