@@ -266,3 +266,23 @@ def test_bad_input_shapes_give_clear_errors():
         model(forcing, static[:, :10])
     with pytest.raises(ValueError, match="forcing_std: expected 5 values"):
         model.set_normalization([0] * 5, [1] * 4, [0] * 30, [1] * 30)
+
+
+@pytest.mark.parametrize("kind", ["hybrid", "constant", "lstm"])
+def test_models_run_on_another_device_without_cpu_tensors(kind):
+    # the "meta" device has no data: any tensor the code makes on the CPU by accident (a constant,
+    # a buffer, an initial state) meets the meta tensors in an operation and raises. A proxy for
+    # "the same code runs on CUDA" on machines without a GPU.
+    from h2cm.baselines import build_model
+    from h2cm.toy import toy_inputs, toy_model_statistics
+
+    forcing, static = toy_inputs(20, 4, seed=0)
+    model = build_model(kind, n_static=static.shape[1])
+    model.set_normalization(*toy_model_statistics(forcing, static))
+    model, forcing, static = model.to("meta"), forcing.to("meta"), static.to("meta")
+    sim = model(forcing, static, outputs="loss", chunk_days=7)
+    loss = sum(v.mean() for v in sim.outputs.values())
+    loss.backward()
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in model.parameters() if p.requires_grad)
+    with torch.no_grad():
+        assert all(v.device.type == "meta" for v in model(forcing, static, outputs="all").outputs.values())
