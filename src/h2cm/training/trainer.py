@@ -38,7 +38,7 @@ from .checkpoint import (
     model_payload,
     save_checkpoint,
 )
-from .config import ConfigError, RunConfig, load_config
+from .config import RunConfig, load_config
 from .folds import ensure_split, fold_seed, input_statistics, load_fold_data, require_cube
 from .loss import LossStats, active_terms, total_loss
 from .run import prepare_run_dir, update_manifest
@@ -464,11 +464,7 @@ def run(args) -> int:
     """``h2cm train``: train one fold and print its summary as JSON."""
     import json
 
-    try:
-        result = train_fold(args.config, args.fold, args.out, resume=args.resume, overrides=args.overrides)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result = train_fold(args.config, args.fold, args.out, resume=args.resume, overrides=args.overrides)
     print(json.dumps(result.to_dict(), indent=1))
     return 0
 
