@@ -240,31 +240,22 @@ class H2CM(nn.Module):
         rows = [] if out is None else None
         carry = tuple(state)
         block = self.__dict__.get("_compiled_block")
-        if block is not None:  # compiled: several days per call (split: one backward node, no per-day slices)
+        if block is not None:  # compiled: blocks of days (split: one backward node, no per-day slices)
             n = self.__dict__["_block_days"]
-            t0 = 0
-            for exo_b, *terms_b in zip(exo.split(n), *(x.split(n) for x in terms), strict=True):
-                carry, values = block(carry, exo_b, ForcingTerms(*terms_b), weights, sp, k, keys)
-                if keys:
-                    if out is None:
-                        rows.append(values)
-                    else:
-                        out[t0 : t0 + exo_b.shape[0]] = values
-                t0 += exo_b.shape[0]
-            if out is None:
-                out = torch.cat(rows) if rows else forcing.new_empty(days, 0, batch)
-            return out, ModelState(*carry)
-        exo_days = exo.unbind(0)  # unbind, not exo[t]: one backward node instead of one per day
-        terms_days = list(zip(*(x.unbind(0) for x in terms), strict=True))
-        for t in range(days):
-            carry, values = hybrid_day(carry, exo_days[t], ForcingTerms(*terms_days[t]), weights, sp, k, keys)
+            step, pieces = block, zip(exo.split(n), *(x.split(n) for x in terms), strict=True)
+        else:  # eager: one day per call (unbind, not exo[t]: one backward node instead of one per day)
+            step, pieces = _one_day, zip(exo.unbind(0), *(x.unbind(0) for x in terms), strict=True)
+        t0 = 0
+        for exo_p, *terms_p in pieces:
+            carry, values = step(carry, exo_p, ForcingTerms(*terms_p), weights, sp, k, keys)
             if keys:
                 if out is None:
                     rows.append(values)
                 else:
-                    out[t] = values
+                    out[t0 : t0 + values.shape[0]] = values
+                t0 += values.shape[0]
         if out is None:
-            out = torch.stack(rows) if rows else forcing.new_empty(days, 0, batch)
+            out = torch.cat(rows) if rows else forcing.new_empty(days, 0, batch)
         return out, ModelState(*carry)
 
     # --- compilation --------------------------------------------------------------------------
@@ -433,6 +424,12 @@ def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: St
     # fAPAR is a strided view of the heads' output; carry a contiguous copy so that every day sees
     # inputs of the same layout (a compiled step would otherwise specialise on the first day's)
     return (water.swe, water.sm, water.gw, params.fapar.contiguous(), fluxes["npp"], h, c), values
+
+
+def _one_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: StaticParams, k: Constants, keys):
+    """:func:`hybrid_day` with its outputs as a block of one day, ``(1, n_keys, B)``."""
+    carry, values = hybrid_day(carry, exo_t, terms, nw, sp, k, keys)
+    return carry, (values.unsqueeze(0) if keys else None)
 
 
 def hybrid_days(carry, exo: Tensor, terms: ForcingTerms, nw: DayWeights, sp: StaticParams, k: Constants, keys):
