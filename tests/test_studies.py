@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from h2cm.cli import main
-from h2cm.studies.common import seasonal_parts
+from h2cm.evaluation.views import anomalies, month_of_year, msc
 from training_fixtures import tiny_cube
 
 FLUXNET_FILE = Path("/work/shared/data/fluxnet/FLX_US-AR1_FLUXNET2015_SUBSET_DD_2009-2012_1-3.csv")
@@ -67,12 +68,14 @@ def test_twin_study_tiny_writes_its_tables(tmp_path):
     assert _rows(out / "skill.csv") == rows
 
 
-def test_seasonal_parts_by_hand():
-    # two years of two cells; month-of-year 1, 2, 1, 2
+def test_seasonal_cycle_and_anomaly_parts_by_hand():
+    # the split the twin study scores NEE, Rh and GPP with: two years of two cells, Jan and Feb
+    months = pd.DatetimeIndex(["2002-01-01", "2002-02-01", "2003-01-01", "2003-02-01"])
     x = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [6.0, 60.0]])
-    msc, anom = seasonal_parts(x, np.array([1, 2, 1, 2]))
-    np.testing.assert_allclose(msc, [[2.0, 20.0], [4.0, 40.0], [2.0, 20.0], [4.0, 40.0]])
-    np.testing.assert_allclose(anom, [[-1.0, -10.0], [-2.0, -20.0], [1.0, 10.0], [2.0, 20.0]])
+    np.testing.assert_allclose(
+        msc(x, months)[month_of_year(months)], [[2.0, 20.0], [4.0, 40.0], [2.0, 20.0], [4.0, 40.0]]
+    )
+    np.testing.assert_allclose(anomalies(x, months), [[-1.0, -10.0], [-2.0, -20.0], [1.0, 10.0], [2.0, 20.0]])
 
 
 def test_study_errors_exit_2(tmp_path, capsys):

@@ -54,17 +54,6 @@ def anomalies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return xm - np.nanmean(xm, axis=0, keepdims=True)
 
 
-def seasonal_parts(x: np.ndarray, month_of_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Monthly values ``(M, N)`` split into each cell's mean seasonal cycle (the mean over the
-    years of each calendar month, repeated on every month) and the anomalies around it."""
-    x = np.asarray(x, dtype=np.float64)
-    msc = np.full_like(x, np.nan)
-    for m in np.unique(month_of_year):
-        sel = month_of_year == m
-        msc[sel] = np.nanmean(x[sel], axis=0, keepdims=True)
-    return msc, x - msc
-
-
 def skill(sim: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """Pooled Pearson r, RMSE and bias over every valid (time, cell) pair, and the median over
     cells of the temporal r of each cell (``r_cell``)."""

@@ -25,6 +25,7 @@ from .. import runtime
 from ..data.cube import land_cells, load_cells, open_cube, open_truth
 from ..data.splits import Split
 from ..data.synth import TRUTH_CONSTANTS, make_twin_world
+from ..evaluation import views
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
@@ -36,7 +37,6 @@ from .common import (
     ensemble_mean,
     fmt,
     markdown_table,
-    seasonal_parts,
     simulate,
     skill,
     to_monthly,
@@ -250,18 +250,17 @@ def run_twin(
             derived = v == "lstm" and var in LSTM_DERIVED
             name = f"{var} (derived: {LSTM_DERIVED[var]})" if derived else var
             rows.append({"variable": name, "reference": "truth", "model": v, **skill(s, o)})
-    moy = np.asarray(data.months.month)
+    moy = views.month_of_year(data.months)
     for var in SPLIT_VARIABLES:  # which part is wrong: the mean seasonal cycle or the anomalies?
         for v in variants:
             if var not in model_m[v]:
                 continue
-            for part, s, o in zip(
-                ("seasonal cycle", "anomaly"),
-                seasonal_parts(model_m[v][var], moy),
-                seasonal_parts(truth_m[var], moy),
-                strict=True,
+            s, o = model_m[v][var], truth_m[var]
+            for part, sp, op in (
+                ("seasonal cycle", views.msc(s, data.months)[moy], views.msc(o, data.months)[moy]),
+                ("anomaly", views.anomalies(s, data.months), views.anomalies(o, data.months)),
             ):
-                rows.append({"variable": f"{var} ({part})", "reference": "truth", "model": v, **skill(s, o)})
+                rows.append({"variable": f"{var} ({part})", "reference": "truth", "model": v, **skill(sp, op)})
 
     prec = data.forcing[..., 1].numpy().astype(np.float64)
     tair = data.forcing[..., 2].numpy().astype(np.float64)
