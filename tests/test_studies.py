@@ -59,12 +59,12 @@ def test_twin_study_tiny_writes_its_tables(tmp_path):
     parts = {r["variable"] for r in rows if r["model"] == "hybrid"}
     assert {"nee (seasonal cycle)", "nee (anomaly)", "rh (seasonal cycle)"} <= parts
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["epoch_seconds"]) == {"hybrid", "hybrid_priors", "constant", "lstm"}
-    assert summary["epoch_seconds"]["hybrid"] > 0 and min(summary["epoch_seconds"].values()) >= 0
+    assert set(summary["fold_seconds"]) == {"hybrid", "hybrid_priors", "constant", "lstm"}
+    assert summary["fold_seconds"]["hybrid"] > 0 and min(summary["fold_seconds"].values()) >= 0
     # a second call with --resume keeps the trained folds: same skill, no training
     assert main([*args, "--resume", *SMALL, "data.max_train_cells=16", "train.initial_validation=false"]) == 0
     again = json.loads((out / "summary.json").read_text())
-    assert again["epoch_seconds"] == summary["epoch_seconds"]
+    assert again["fold_seconds"] == summary["fold_seconds"]
     assert _rows(out / "skill.csv") == rows
 
 

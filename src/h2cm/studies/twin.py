@@ -184,7 +184,7 @@ def run_twin(
             make_twin_world(size, seed, cube, progress=False)
     cube = Path(cube).resolve()
     timing: dict[str, float] = {}
-    epoch_seconds: dict[str, float] = {}
+    fold_seconds: dict[str, float] = {}
     cfgs = {}
     for v in variants:
         n_epochs = epochs if VARIANTS[v][0] == "hybrid" or baseline_epochs is None else baseline_epochs
@@ -197,7 +197,8 @@ def run_twin(
         if res.failed:
             raise RuntimeError(f"variant {v}: training failed\n{res.summary()}")
         timing[v] = round(time.perf_counter() - t0, 1)
-        epoch_seconds[v] = _epoch_seconds(out / "runs" / v, folds)
+        # each fold's own training time (kept across --resume by its trainer state)
+        fold_seconds[v] = round(sum(o.result["seconds"] for o in res.outcomes), 2)
 
     # --- evaluation on the test cells ------------------------------------------------------------
     first = cfgs[variants[0]]
@@ -279,7 +280,7 @@ def run_twin(
         "period": [first.data.start, first.data.end],
         "test_cells": int(len(test)),
         "train_seconds": timing,
-        "epoch_seconds": epoch_seconds,
+        "fold_seconds": fold_seconds,
         "seconds": round(time.perf_counter() - t_start, 1),
         "rain_events": len(events),
     }
@@ -317,17 +318,6 @@ def _r(rows, var: str, model: str, reference: str = "truth") -> float:
     return math.nan
 
 
-def _epoch_seconds(run_dir: Path, folds: int) -> float:
-    """Training time of a variant's folds summed from their logs (also right after ``--resume``,
-    when the wall time of this call is only that of the folds still to train)."""
-    total = 0.0
-    for k in range(folds):
-        log = run_dir / f"fold_{k}" / "log.csv"
-        if log.exists():
-            total += float(pd.read_csv(log)["seconds"].sum())
-    return round(total, 3)
-
-
 def _acceptance(rows, variants: Sequence[str]) -> list[dict[str, object]]:
     """The issue's acceptance criteria (monthly r on test cells against the truth)."""
     out: list[dict[str, object]] = []
@@ -358,8 +348,8 @@ def _markdown(summary, rows, const_rows, pulses, acceptance) -> str:
         f"{summary['test_cells']} held-out test cells. Folds trained per variant: {summary['folds_trained']} "
         f"of {summary['n_folds']} (ensemble mean over them). Epochs: {ep}. Wall seconds of training in this call: "
         + ", ".join(f"{k} {v}" for k, v in summary["train_seconds"].items())
-        + "; summed epoch seconds of all folds (from their logs): "
-        + ", ".join(f"{k} {v}" for k, v in summary.get("epoch_seconds", {}).items())
+        + "; training seconds of all folds (summed from their results): "
+        + ", ".join(f"{k} {v}" for k, v in summary.get("fold_seconds", {}).items())
         + f"; total {summary['seconds']} s.",
         "",
         "Skill is on monthly means at the test cells: `r` pooled over every (month, cell) pair, `r_cell` the "
