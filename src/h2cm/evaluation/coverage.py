@@ -36,10 +36,13 @@ class Coverage:
         params = (*STATIC_PARAMETER_KEYS, *CONSTANT_KEYS) if ensemble_static_keys(models) else ()
         return cls(model_kind(models[0]), select_outputs(models), params)
 
+    def _missing(self, keys: Sequence[str]) -> list[str]:
+        return [k for k in keys if k not in self.outputs and k not in self.parameters]
+
     def keep(self, what: str, keys: Sequence[str]) -> tuple[str, ...]:
         """Those of ``keys`` the models produce; if some are not, ``what`` is recorded as left
         out for want of them."""
-        missing = [k for k in keys if k not in self.outputs and k not in self.parameters]
+        missing = self._missing(keys)
         kept = tuple(k for k in keys if k not in missing)
         if missing:
             self.skipped.append({"what": what, "missing": missing, "whole": not kept})
@@ -48,7 +51,7 @@ class Coverage:
     def has(self, what: str, keys: Sequence[str]) -> bool:
         """Whether the models produce every one of ``keys`` (if not, ``what`` is recorded as
         left out altogether)."""
-        missing = [k for k in keys if k not in self.outputs and k not in self.parameters]
+        missing = self._missing(keys)
         if missing:
             self.skipped.append({"what": what, "missing": missing, "whole": True})
         return not missing
