@@ -39,7 +39,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__, runtime
-from ..report.regions import REGION_CODES, REGIONS, region_index
+from ..data.regions import REGION_CODES, REGIONS, region_index
 from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from . import io
 from .collect import DailyCollector, MeanCollector, MonthlyCollector, RegionalCollector
