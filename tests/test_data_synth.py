@@ -16,7 +16,7 @@ from h2cm.data.cube import land_cells, load_cells, open_cube, open_truth
 from h2cm.data.geography import load_geography
 from h2cm.data.synth import TRUTH_CONSTANTS, make_twin_world
 from h2cm.data.synth import register as register_synth
-from h2cm.data.synth.observe import monthly_means
+from h2cm.data.synth.observe import INVERSIONS, grace_months, inversion, monthly_means, smooth_on_land
 from h2cm.data.synth.weather import (
     CellClimate,
     LargeScale,
@@ -59,12 +59,12 @@ def cell_series(ds, key, cube):
 
 def test_tiny_is_a_valid_cube(cube):
     assert [p for p in check_cube(cube) if p.severity == "error"] == []
-    assert cube.sizes["time"] == 365 * 3 and str(cube["time"].values[0])[:10] == "2001-01-01"
+    assert cube.sizes["time"] == 365 * 4 + 1 and str(cube["time"].values[0])[:10] == "2016-01-01"
     assert int(cube["land_mask"].sum()) == 64
     assert [str(f) for f in cube["feature"].values] == list(STATIC_FEATURE_KEYS)
     for key in cube.data_vars:
         assert "units" in cube[key].attrs and "long_name" in cube[key].attrs, key
-    assert "nee" not in cube  # OCO-2 starts in 2015
+    assert {"nee", "nee_anomaly", "tws", "swe", "cue"} <= set(cube.data_vars)  # OCO-2 era: every product
 
 
 def test_truth_group_layout(truth):
@@ -132,7 +132,10 @@ def test_observations_follow_the_products(cube, truth, cells):
     months = pd.DatetimeIndex(cube["month"].values)
     c = cells.constraints
     tws = c["tws"].numpy()
-    assert np.isnan(tws[months < "2002-04-01"]).all() and np.isfinite(tws[months >= "2002-04-01"]).any()
+    gap = (months >= "2017-07-01") & (months <= "2018-05-01")  # between GRACE and GRACE-FO
+    assert np.isnan(tws[gap]).all() and np.isfinite(tws[months >= "2018-06-01"]).all(axis=1).sum() >= 15
+    assert np.isfinite(tws[months < "2017-07-01"]).all(axis=1).sum() >= 9  # 15 % of GRACE months missing
+    np.testing.assert_allclose(np.nanmean(tws, axis=0), 0.0, atol=1e-3)  # anomalies over both missions
     assert np.isnan(c["swe"].numpy()[:, cells.lat < 0]).all()  # northern hemisphere only
     et_truth = monthly_means(cell_series(truth, "et", cube), cells.time, months)
     r = np.corrcoef(et_truth.ravel(), c["et"].numpy().ravel())[0, 1]
@@ -149,7 +152,9 @@ def test_truth_parameters_have_the_intended_dependencies(truth, cube, cells):
     assert np.corrcoef(tc.ravel(), cue.ravel())[0, 1] < -0.9  # CUE falls with temperature
     vpd = cells.forcing[:, :, 3].numpy()
     wue = cell_series(truth, "alpha_wue", cube)
-    assert np.corrcoef(vpd.ravel(), wue.ravel())[0, 1] < -0.5  # WUE falls with VPD
+    light = 1.0 - np.exp(-np.clip(cells.forcing[:, :, 0].numpy(), 0, None) / 80.0)
+    lit = light > 0.3
+    assert np.corrcoef(vpd[lit], wue[lit] / light[lit])[0, 1] < -0.5  # at a given light, WUE falls with VPD
     sm_rel = cell_series(truth, "sm", cube) / truth["smmax"].values[land_cells(cube)]
     alpha_t = cell_series(truth, "alpha_t", cube)
     warm = tc > 5
@@ -215,3 +220,65 @@ def test_unknown_size_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="tiny, demo, global"):
         make_twin_world("huge", 0, tmp_path / "x.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_wue_is_light_limited_and_respiration_moisture_limited(truth, cube, cells):
+    """The truth's processes the paper says the hybrid learns (docs/data.md, "Truth parameters")."""
+    f = cells.forcing.numpy().astype(np.float64)
+    rn, vpd = f[:, :, 0], f[:, :, 3]
+    wue = cell_series(truth, "alpha_wue", cube) * 380.0 * TRUTH_CONSTANTS["beta_co2"]
+    expected = (1.5 + 3.0 / (1.0 + vpd / 10.0)) * (1.0 - np.exp(-np.clip(rn, 0, None) / 80.0))
+    np.testing.assert_allclose(wue, expected, rtol=2e-4, atol=1e-6)  # light limitation, by hand
+    south = cells.lat < 0
+    months = cells.time.month.to_numpy()
+    rb = cell_series(truth, "rb", cube)[:, south]
+    wet, dry = np.isin(months, [12, 1, 2]), np.isin(months, [6, 7, 8])
+    assert np.median(rb[dry]) < 0.8 * np.median(rb[wet])  # a dry topsoil respires less
+
+
+def test_southern_african_nee_peaks_at_the_end_of_the_dry_season(truth, cube, cells):
+    nee = cell_series(truth, "nee", cube)[:, cells.lat < 0].mean(axis=1)
+    msc = pd.Series(nee, index=cells.time).groupby(cells.time.month).mean()
+    assert msc.idxmax() in (9, 10, 11) and msc.max() > 0.1  # release before the canopy greens up
+    assert msc[[1, 2, 3]].mean() < 0  # uptake in the wet season
+
+
+def test_smooth_on_land_by_hand():
+    lat = np.arange(10.0, -10.5, -1.0)  # 21 rows, the equator in the middle
+    mask = np.ones((21, 31), dtype=bool)
+    mask[:, :3] = False  # "ocean" on the left
+    x = np.where(mask, 2.0, 1000.0)
+    np.testing.assert_allclose(smooth_on_land(x, mask, lat, 300.0, wrap=False)[mask], 2.0)  # no leak from ocean
+    assert np.isnan(smooth_on_land(x, mask, lat, 300.0, wrap=False)[~mask]).all()
+    delta = np.zeros((21, 31))
+    delta[10, 15] = 1.0
+    out = smooth_on_land(delta, mask, lat, 222.4, wrap=False)  # 2 degrees
+    assert np.nansum(out) == pytest.approx(1.0, rel=1e-3)  # interior: mass kept
+    d_lat = np.arange(21) - 10
+    var_lat = (np.nansum(out, axis=1) * d_lat**2).sum()
+    assert var_lat == pytest.approx(4.0, rel=0.02)  # variance = sigma^2 (in degrees^2)
+    np.testing.assert_allclose(out, out[::-1], atol=1e-12)  # symmetric north-south
+
+
+def test_inversions_period_anomalies_and_errors():
+    months = pd.date_range("2014-01-01", "2019-12-01", freq="MS")
+    lat = np.arange(4.5, -5.5, -1.0)
+    mask = np.ones((10, 40), dtype=bool)
+    truth = np.zeros((len(months), 10, 40)) + np.sin(np.arange(len(months)) / 12 * 2 * np.pi)[:, None, None]
+    oco2 = INVERSIONS["nee"]
+    obs = inversion(truth, mask, lat, months, oco2, np.random.default_rng(0))
+    assert np.isnan(obs[months < "2015-01-01"]).all() and np.isfinite(obs[months >= "2015-01-01"]).all()
+    err = obs[months >= "2015-01-01"] - truth[months >= "2015-01-01"]
+    assert err.std() == pytest.approx(np.hypot(oco2.error_sd, oco2.white_sd), rel=0.1)
+    cs = INVERSIONS["nee_anomaly"]
+    anom = inversion(truth, mask, lat, months, cs, np.random.default_rng(1))
+    for m in range(1, 13):
+        np.testing.assert_allclose(np.nanmean(anom[months.month == m], axis=0), 0.0, atol=1e-6)
+    assert np.nanstd(anom) < 0.2  # the seasonal cycle is gone, errors remain
+
+
+def test_grace_and_grace_fo_periods():
+    months = pd.date_range("2001-01-01", "2019-12-01", freq="MS")
+    g = grace_months(months)
+    assert not g[months < "2002-04-01"].any() and g[(months >= "2002-04-01") & (months <= "2017-06-01")].all()
+    assert not g[(months > "2017-06-01") & (months < "2018-06-01")].any() and g[months >= "2018-06-01"].all()

@@ -33,7 +33,7 @@ def test_local_executor_reports_a_failed_fold_that_reruns_alone(tmp_path, monkey
         return real(cfg, fold, run_dir, resume, data)
 
     monkeypatch.setattr(cvmod, "_fold_task", flaky)
-    ov = tiny_overrides("train.epochs=1", end="2002-02-28")
+    ov = tiny_overrides("train.epochs=1", end="2016-02-29")
     rc = main(["cv", "--config", "demo", "--out", str(run), "--folds", "0-1", "--jobs", "1", *ov])
     assert rc == 1
     out = capsys.readouterr().out
@@ -82,7 +82,7 @@ def test_ray_executor_trains_one_task_per_fold(tmp_path):
             tmp_path / "run",
             executor="ray",
             folds=[0, 1, 9],
-            overrides=tiny_overrides("train.epochs=1", end="2002-02-28"),
+            overrides=tiny_overrides("train.epochs=1", end="2016-02-29"),
         )
         assert ray.is_initialized()  # a Ray instance the caller started is left running
     finally:

@@ -9,7 +9,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-# tiny world: 64 cells in two regions, 2001-2003 (GRACE-like TWS from April 2002).
+# tiny world: 64 cells in two regions, 2016-2019 (every constraint has data in 2016, OCO-2-like NEE
+# included; GRACE-like TWS pauses from July 2017 to May 2018).
 # 2-degree blocks give 18 blocks: a test set and 4 folds of 3-4 blocks each.
 TINY_OVERRIDES = [
     "network.lstm_hidden=16",
@@ -34,6 +35,6 @@ def tiny_cube() -> Path:
     return make_twin_world("tiny", 0, root / "tiny.zarr", progress=False)
 
 
-def tiny_overrides(*extra: str, start: str = "2002-01-01", end: str = "2002-06-30") -> list[str]:
-    """Overrides for a quick run on the tiny world (default: 181 days of 2002, TWS from April)."""
+def tiny_overrides(*extra: str, start: str = "2016-01-01", end: str = "2016-06-30") -> list[str]:
+    """Overrides for a quick run on the tiny world (default: the 182 days of January-June 2016)."""
     return [f"data.cube={tiny_cube()}", f"data.start={start}", f"data.end={end}", *TINY_OVERRIDES, *extra]

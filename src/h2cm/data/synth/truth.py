@@ -23,6 +23,11 @@ from ...schema import FORCING_KEYS, OUTPUT_KEYS
 TRUTH_CONSTANTS: dict[str, float] = {"q10": 1.9, "beta_co2": 0.0011, "beta_baseflow": 0.004, "beta_snow": 0.9}
 WUE_REFERENCE_CO2 = 380.0  # ppm: alpha_WUE is defined so that WUE(VPD) holds at this CO2
 FAPAR_MIN = 0.02
+WUE_LIGHT_RN = 80.0  # W m-2: net radiation at which WUE reaches 63 % of its light-saturated value
+PULSE_KICK = 0.8  # rain-pulse jump of basal respiration after a 30-day dry spell, per (0.2 + NPP365)
+RB_DRY = 0.4  # basal respiration of a dry topsoil, as a fraction of a wet one's
+RB_WET_MM = 1.5  # mm d-1: 10-day mean rain at which 63 % of the wet-soil respiration is reached
+RB_RN_SCALE = 50.0  # W m-2: basal respiration falls e-fold per this much mean net radiation
 
 
 @dataclass
@@ -57,9 +62,11 @@ class Memory(NamedTuple):
     t_smooth: Tensor  # degC, 15-day running mean of air temperature
     sm_smooth: Tensor  # 1, 10-day running mean of relative soil moisture
     dry_days: Tensor  # days since the last day with more than 2 mm of precipitation
+    p_smooth: Tensor  # mm d-1, 10-day running mean of precipitation (topsoil wetness)
     pulse: Tensor  # gC m-2 d-1, rain-pulse (Birch effect) part of basal respiration
     npp_mean: Tensor  # gC m-2 d-1, 365-day running mean of NPP
     rn_mean: Tensor  # W m-2, 365-day running mean of net radiation (a climate proxy)
+    moisture_mean: Tensor  # 1, 365-day running mean of the topsoil moisture factor of respiration
 
 
 def truth_constants(dtype=torch.float64) -> Constants:
@@ -84,8 +91,9 @@ def daily_parameters(
     sm_smooth = mem.sm_smooth + (sm_rel - mem.sm_smooth) / 10.0
     npp_mean = mem.npp_mean + (npp_prev - mem.npp_mean) / 365.0
     rn_mean = mem.rn_mean + (f.rn - mem.rn_mean) / 365.0
+    p_smooth = mem.p_smooth + (f.prec - mem.p_smooth) / 10.0
     trigger = (f.prec > 5.0) & (mem.dry_days >= 10.0)
-    kick = 1.5 * torch.clamp(mem.dry_days / 30.0, max=1.0) * (0.2 + npp_mean)
+    kick = PULSE_KICK * torch.clamp(mem.dry_days / 30.0, max=1.0) * (0.2 + npp_mean)
     pulse = mem.pulse * float(np.exp(-0.25)) + torch.where(trigger, kick, torch.zeros_like(kick))
     dry_days = torch.where(f.prec > 2.0, torch.zeros_like(mem.dry_days), mem.dry_days + 1.0)
 
@@ -93,9 +101,11 @@ def daily_parameters(
     alpha_smelt = 1.5 + 2.5 * (1.0 - st.tree_cover) + 0.012 * torch.clamp(f.rn, min=0.0)
     alpha_rsoil = torch.clamp(0.97 - 0.4 * st.clay - 0.35 * sm_rel**4, 0.05, 0.99)
     alpha_rgw = 0.15 + 0.55 * st.sand
-    # coupling: transpiration falls with soil dryness and VPD, WUE falls with VPD
+    # coupling: transpiration falls with soil dryness and VPD; WUE falls with VPD and, under
+    # clouds, with light (photosynthesis is light-limited before transpiration is)
     alpha_t = 0.92 * (1.0 - torch.exp(-4.5 * sm_rel)) * torch.exp(-vpd / 80.0)
-    wue = 1.5 + 3.0 / (1.0 + vpd / 10.0)  # gC per kg H2O at the reference CO2
+    light = 1.0 - torch.exp(-torch.clamp(f.rn, min=0.0) / WUE_LIGHT_RN)
+    wue = (1.5 + 3.0 / (1.0 + vpd / 10.0)) * light  # gC per kg H2O at the reference CO2
     alpha_wue = wue / (WUE_REFERENCE_CO2 * beta_co2)
     # vegetation: CUE falls with temperature; fAPAR relaxes towards a temperature x moisture target
     cue = 0.25 + 0.45 * torch.sigmoid(-(tc - 12.0) / 7.0)
@@ -104,12 +114,16 @@ def daily_parameters(
     )
     fapar = fapar_prev + (target - fapar_prev) / 8.0
     # soil: basal respiration follows productivity, lower in warm (high-radiation) climates so
-    # that Rh roughly balances NPP, plus the rain pulse; soil evaporation is high after rain
-    rb = (0.1 + npp_mean) * torch.exp(-(rn_mean - 90.0) / 50.0) + pulse
+    # that Rh roughly balances NPP, limited by a dry topsoil (recent rain), plus the rain pulse;
+    # soil evaporation is high after rain
+    # (relative to its own annual mean: moisture moves respiration within the year, not its total)
+    moisture = RB_DRY + (1.0 - RB_DRY) * (1.0 - torch.exp(-p_smooth / RB_WET_MM))
+    moisture_mean = mem.moisture_mean + (moisture - mem.moisture_mean) / 365.0
+    rb = (0.1 + npp_mean) * torch.exp(-(rn_mean - 90.0) / RB_RN_SCALE) * moisture / moisture_mean + pulse
     alpha_es = torch.clamp((0.12 + 0.45 * torch.exp(-dry_days / 4.0)) * (1.0 - 0.4 * st.sand), 0.02, 0.9)
 
     params = DailyParams(alpha_smelt, alpha_rsoil, alpha_rgw, alpha_t, alpha_es, alpha_wue, cue, rb, fapar)
-    return params, Memory(t_smooth, sm_smooth, dry_days, pulse, npp_mean, rn_mean)
+    return params, Memory(t_smooth, sm_smooth, dry_days, p_smooth, pulse, npp_mean, rn_mean, moisture_mean)
 
 
 def run_truth(
@@ -131,7 +145,16 @@ def run_truth(
     zeros = torch.zeros(n, dtype=dtype)
     state = WaterState(zeros, zeros.clone(), zeros.clone())
     fapar, npp = zeros.clone(), torch.full((n,), INITIAL_NPP, dtype=dtype)
-    mem = Memory(f["tair"][0] - 273.15, zeros.clone(), zeros.clone(), zeros.clone(), npp.clone(), f["rn"].mean(0))
+    mem = Memory(
+        t_smooth=f["tair"][0] - 273.15,
+        sm_smooth=zeros.clone(),
+        dry_days=zeros.clone(),
+        p_smooth=f["prec"].mean(0),
+        pulse=zeros.clone(),
+        npp_mean=npp.clone(),
+        rn_mean=f["rn"].mean(0),
+        moisture_mean=torch.ones_like(zeros),
+    )
     out = torch.empty((n_days, len(OUTPUT_KEYS), n), dtype=torch.float32)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-day ops are small: extra threads only add synchronisation cost

@@ -40,7 +40,7 @@ from ..cube import (
     write_dataset,
 )
 from ..geography import Geography, load_geography
-from .observe import NOISE, grace_missing_months, observe, observed_keys
+from .observe import INVERSIONS, NOISE, grace_missing_months, inversion, monthly_means, observe, observed_keys
 from .truth import TRUTH_CONSTANTS, TruthStatic, run_truth
 from .weather import CellClimate, LargeScale, annual_mean_temperature, generate_weather, smooth_field
 
@@ -59,18 +59,18 @@ class WorldSize:
 SIZES: dict[str, WorldSize] = {
     "tiny": WorldSize(
         "tiny",
-        "2001-01-01",
-        "2003-12-31",
+        "2016-01-01",
+        "2019-12-31",
         (
             ("southern Africa savanna", (-22.0, -18.0, 22.0, 30.0)),
             ("central Siberia boreal", (58.0, 62.0, 100.0, 108.0)),
         ),
-        "64 cells in two regions, 3 years (for tests)",
+        "64 cells in two regions, 2016-2019 (for tests)",
     ),
     "demo": WorldSize(
         "demo",
         "2001-01-01",
-        "2010-12-31",
+        "2019-12-31",
         (
             ("southern Africa", (-25.0, -10.0, 20.0, 35.0)),
             ("Siberian boreal forest", (55.0, 65.0, 95.0, 110.0)),
@@ -80,11 +80,11 @@ SIZES: dict[str, WorldSize] = {
             ("West African Sahel", (5.0, 15.0, -5.0, 10.0)),
             ("south-eastern Australia", (-35.0, -25.0, 140.0, 150.0)),
         ),
-        "about 1,000 cells in seven regions, 2001-2010",
+        "about 1,300 cells in seven regions, 2001-2019",
     ),
     "global": WorldSize("global", "2001-01-01", "2019-12-31", None, "every 1-degree land cell, 2001-2019"),
 }
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 
 
 # --- geography -> grid and static features ------------------------------------------------------
@@ -187,7 +187,14 @@ def _templates(size, seed, time, months, lat, lon, mask, static, area, truth_key
             truth[v.key].attrs = v.attrs()
     truth.attrs.update(
         title="hidden truth of the twin world (never read by training)",
-        observation_noise="; ".join(f"{k}: additive sd {a:g}, multiplicative sd {m:g}" for k, (a, m) in NOISE.items()),
+        observation_noise="; ".join(
+            [f"{k}: additive sd {a:g}, multiplicative sd {m:g}" for k, (a, m) in NOISE.items()]
+            + [
+                f"{k} ({v.like}-like inversion): Gaussian smoothing {v.smoothing_km:g} km, correlated error sd "
+                f"{v.error_sd:g} over {v.error_km:g} km, white error sd {v.white_sd:g}"
+                for k, v in INVERSIONS.items()
+            ]
+        ),
     )
     cube = with_cf_attrs(cube)
     for key in ("lat", "lon"):
@@ -278,6 +285,7 @@ def make_twin_world(
     tmp = temporary_path(final)
     blocks = _blocks(mask, block_cells)
     show = progress if progress is not None else size == "global"
+    nee_grid = np.full((len(months), *mask.shape), np.nan)  # the truth's monthly NEE, for the inversions
     try:
         _write_template(cube_t, tmp, None)
         _write_template(truth_t, tmp, TRUTH_GROUP)
@@ -305,11 +313,16 @@ def make_twin_world(
             for k in FORCING_KEYS:
                 root[k][:, r0:r1, :] = _scatter(weather[k], br, bc, shape)
             for k in obs_keys:
-                root[k][:, r0:r1, :] = _scatter(obs[k], br, bc, shape)
+                if k not in INVERSIONS:
+                    root[k][:, r0:r1, :] = _scatter(obs[k], br, bc, shape)
+            nee_grid[:, gr, gc] = monthly_means(truth["nee"], time, months)
             root["cue"][r0:r1, :] = _scatter(obs["cue"][None], br, bc, shape)[0]
             for k in truth_keys:
                 troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
             del weather, truth, obs
+        rng = np.random.default_rng([seed, 6])
+        for k in (k for k in INVERSIONS if k in obs_keys):
+            root[k][:] = inversion(nee_grid, mask, lat, months, INVERSIONS[k], rng, wrap=len(lon) == 360)
         cube = open_cube(tmp, chunks=CHECK_CHUNKS)
         raise_on_errors(check_cube(cube, source=str(out)), f"twin world {out}")
         if is_netcdf(out):
