@@ -35,11 +35,11 @@ def _terms_on(trainer: FoldTrainer, cells) -> dict[str, float]:
 
 def test_a_few_epochs_reduce_every_loss_term(tmp_path):
     # two years, so that the mean seasonal cycle, TWS anomalies and NEE anomalies are all non-trivial
-    cfg = load_config("demo", tiny_overrides("train.epochs=4", "data.max_train_cells=32", end="2003-12-31"))
+    cfg = load_config("demo", tiny_overrides("train.epochs=4", "data.max_train_cells=32", end="2017-12-31"))
     runtime.configure(threads=cfg.threads)
     fd = load_fold_data(cfg, 0, tmp_path)
     trainer = FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)
-    assert set(trainer.terms) == {"tws", "swe", "et", "runoff", "fapar", "gpp", "nee_anomaly", "cue"}  # no OCO-2 NEE
+    assert set(trainer.terms) == {"tws", "swe", "et", "runoff", "fapar", "gpp", "nee", "nee_anomaly", "cue"}
     before = _terms_on(trainer, fd.train)
     result = trainer.fit()
     after = _terms_on(trainer, fd.train)
@@ -71,7 +71,7 @@ def test_a_few_epochs_reduce_every_loss_term(tmp_path):
 
 
 def test_non_finite_batches_are_skipped_and_counted(tmp_path):
-    cfg = load_config("demo", tiny_overrides("train.epochs=2", "train.batch_size=64", end="2002-03-31"))
+    cfg = load_config("demo", tiny_overrides("train.epochs=2", "train.batch_size=64", end="2016-03-31"))
     cells = load_cells(tiny_cube(), period=(cfg.data.start, cfg.data.end))
     fd = load_fold_data(cfg, 0, tmp_path / "probe", data=cells)
     bad = int(fd.train.cell_index[0])
@@ -91,7 +91,7 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, monkeypatch):
     cfg = load_config(
         "demo",
         tiny_overrides(
-            "train.epochs=20", "train.patience=2", "scheduler.step_size=1", "scheduler.gamma=0.5", end="2002-01-31"
+            "train.epochs=20", "train.patience=2", "scheduler.step_size=1", "scheduler.gamma=0.5", end="2016-01-31"
         ),
     )
     fd = load_fold_data(cfg, 0, tmp_path)
@@ -141,8 +141,9 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path)
         "train.batch_size=8",
         "data.max_train_cells=32",
         "train.checkpoint_every=1",
-        end="2002-04-30",
-    )  # 4 batches per epoch, last.pt after every batch
+        "train.spinup_refresh=2",
+        end="2016-04-30",
+    )  # 4 batches per epoch, last.pt after every batch; the second epoch starts from cached spin-up states
     ref, run = tmp_path / "ref", tmp_path / "killed"
     train_fold("demo", 0, ref, overrides=ov)  # the uninterrupted reference (same threads: bit-identical)
 
@@ -183,3 +184,80 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path)
     mtime = last.stat().st_mtime_ns
     again = train_fold("demo", 0, run, resume=True, overrides=ov)
     assert again.epochs == 2 and last.stat().st_mtime_ns == mtime
+
+
+def test_warm_spinup_keeps_each_cells_state_between_refreshes(tmp_path, monkeypatch):
+    cfg = load_config(
+        "demo",
+        tiny_overrides("train.epochs=4", "train.spinup_refresh=3", "data.max_train_cells=32", "train.batch_size=16"),
+    )
+    fd = load_fold_data(cfg, 0, tmp_path)
+    trainer = FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)
+    calls: list[int] = []
+    spun: list[tuple[torch.Tensor, object]] = []  # (cells, state) of every spin-up, in order
+    spin, put = trainer.model.spinup_state, trainer.spun.put
+
+    def counted(forcing, static, state=None):
+        calls.append(trainer.state.epoch + 1)
+        return spin(forcing, static, state)
+
+    def recorded(idx, state):
+        spun.append((idx.clone(), state))
+        put(idx, state)
+
+    monkeypatch.setattr(trainer.model, "spinup_state", counted)
+    monkeypatch.setattr(trainer.spun, "put", recorded)
+    trainer.run_epoch(time.perf_counter())
+    assert calls == [1, 1] and trainer.spun.has(torch.arange(32))  # two batches spun up in epoch 1
+    cached = trainer.spun.get(torch.arange(32))
+    for idx, state in spun:  # the cache holds exactly what each batch's spin-up returned
+        for a, b in zip(trainer.spun.get(idx), state, strict=True):
+            assert torch.equal(a, b)
+    trainer.run_epoch(time.perf_counter())
+    trainer.run_epoch(time.perf_counter())
+    assert calls == [1, 1]  # epochs 2 and 3 start from the cached states
+    for a, b in zip(cached, trainer.spun.get(torch.arange(32)), strict=True):
+        assert torch.equal(a, b)
+    trainer.run_epoch(time.perf_counter())
+    assert calls == [1, 1, 4, 4]  # refreshed in epoch 4 = 1 + 3
+    assert not torch.equal(cached.sm, trainer.spun.get(torch.arange(32)).sm)  # new weights, new states
+
+
+def test_padded_batches_give_the_loss_of_the_real_cells(tmp_path):
+    cfg = load_config("demo", tiny_overrides(end="2016-03-31"))
+    fd = load_fold_data(cfg, 0, tmp_path)
+    trainer = FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)
+    idx = torch.arange(5)
+    plain = trainer._forward_terms(fd.val, idx, 5, grad=False)
+    trainer.pad_batches = True  # as for a compiled model: one shape for every batch
+    assert trainer._padded(idx, 8).tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+    padded = trainer._forward_terms(fd.val, idx, 8, grad=False)
+    assert plain.keys() == padded.keys()
+    for k in plain:
+        assert float(padded[k]) == pytest.approx(float(plain[k]), rel=1e-5, abs=1e-7), k
+
+
+def test_validation_every_n_epochs_warmup_and_cosine_schedule(tmp_path, monkeypatch):
+    cfg = load_config(
+        "demo",
+        tiny_overrides(
+            "train.epochs=4",
+            "train.validate_every=2",
+            "scheduler.name=cosine",
+            "scheduler.min_lr_factor=0.1",
+            "scheduler.warmup_steps=3",
+            "train.batch_size=32",
+            "data.max_train_cells=32",
+            end="2016-01-31",
+        ),
+    )
+    fd = load_fold_data(cfg, 0, tmp_path)
+    trainer = FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)
+    used: list[float] = []
+    step = trainer.opt.step
+    monkeypatch.setattr(trainer.opt, "step", lambda: (used.append(trainer.opt.param_groups[0]["lr"]), step())[1])
+    trainer.fit()
+    base = [0.005 * (0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2) for e in range(4)]  # cosine, per epoch
+    assert used == pytest.approx([base[0] / 3, base[1] * 2 / 3, base[2], base[3]])  # one step per epoch
+    rows = list(csv.DictReader((tmp_path / "fold_0" / "log.csv").open()))
+    assert [r["val_total"] != "" for r in rows] == [True, False, True, False, True]

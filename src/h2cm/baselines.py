@@ -105,6 +105,7 @@ class ConstantModel(_Normalised):
     # the daily loop's driver is the hybrid model's: inputs, spin-up, outputs (only ``_run`` differs)
     forward = H2CM.forward
     spinup = H2CM.spinup
+    spinup_state = H2CM.spinup_state
 
     def _run(self, forcing, sp: StaticParams, code, k: Constants, state: ModelState, keys, chunk_days):
         """Same contract as :meth:`H2CM._run`: returns ((days, n_keys, cells) outputs, final state).

@@ -192,6 +192,16 @@ class H2CM(nn.Module):
         return Simulation({key: out[:, j] for j, key in enumerate(keys)}, state, sp, k)
 
     @torch.no_grad()
+    def spinup_state(self, forcing: Tensor, static: Tensor, state: ModelState | None = None) -> ModelState:
+        """The state after one pass over the period without gradients, from ``state`` (default:
+        the initial state): what ``forward(..., spinup=True)`` starts its run from."""
+        self._check_inputs(forcing, static)
+        sp, code = self.static_parameters(static)
+        if state is None:
+            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
+        return self.spinup(forcing, sp, code, self.constants(), state)
+
+    @torch.no_grad()
     def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState):
         """Run the whole period once without gradients; return its (detached) final state."""
         _, final = self._run(forcing, sp, code, k, state, (), None)

@@ -94,10 +94,16 @@ class OptimizerConfig(_Section):
 
 
 class SchedulerConfig(_Section):
-    """StepLR: multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+    """Learning-rate schedule per epoch, after an optional linear warm-up per optimiser step.
 
+    ``step`` (the paper's StepLR): multiply the rate by ``gamma`` every ``step_size`` epochs.
+    ``cosine``: anneal from ``optimizer.lr`` to ``min_lr_factor`` x lr over ``train.epochs``."""
+
+    name: Literal["step", "cosine"] = "step"
     step_size: int = Field(30, ge=1)
     gamma: float = Field(0.7, gt=0, le=1)
+    min_lr_factor: float = Field(0.05, ge=0, le=1, description="cosine: final rate / initial rate")
+    warmup_steps: int = Field(0, ge=0, description="optimiser steps of linear warm-up from lr / warmup_steps")
 
 
 class TrainConfig(_Section):
@@ -107,6 +113,13 @@ class TrainConfig(_Section):
     patience: int = Field(10, ge=1, description="epochs without validation improvement before stopping")
     grad_clip_value: float | None = Field(0.5, gt=0, description="clip every gradient element to +-value")
     spinup: bool = True
+    spinup_refresh: int = Field(
+        1,
+        ge=1,
+        description="epochs between full spin-ups of a training cell: 1 = before every forward (the paper); "
+        "K > 1 = keep each cell's end-of-spin-up state and reuse it for the next K - 1 epochs (warm start)",
+    )
+    validate_every: int = Field(1, ge=1, description="validate every N epochs (and after the last one)")
     chunk_days: int | None = Field(365, ge=1, description="days per recomputed chunk in the backward pass")
     checkpoint_every: int = Field(10, ge=0, description="also write last.pt every N batches (0: epoch end only)")
     initial_validation: bool = Field(True, description="validate once before training (epoch 0 row of the log)")

@@ -58,6 +58,7 @@ class TrainerState:
     skipped: int = 0  # non-finite batches skipped this epoch
     skipped_total: int = 0
     epoch_seconds: float = 0.0  # time spent in the current epoch so far
+    steps: int = 0  # optimiser steps taken since the start (learning-rate warm-up)
     best_val: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
@@ -138,8 +139,11 @@ class FoldTrainer:
                 "code_size": n.code_size,
             },
         )
+        compiled = False
         if cfg.train.compile and hasattr(self.model, "compile_day"):
-            self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
+            compiled = self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
+        # a compiled model sees every batch at one shape (short batches are padded): one compilation per run
+        self.pad_batches = bool(compiled)
         self.model.set_normalization(*input_statistics(train))
         self.model.to(self.device)
         self.stats = LossStats.from_cells(train, cfg.data.constraints)
@@ -152,9 +156,10 @@ class FoldTrainer:
         }
         o = cfg.optimizer
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, cfg.scheduler.step_size, cfg.scheduler.gamma)
+        self.sched = make_scheduler(self.opt, cfg)
         self.order = torch.Generator().manual_seed(seed)
         self.state = TrainerState()
+        self.spun = SpinupCache(train.n_cells) if cfg.train.spinup and cfg.train.spinup_refresh > 1 else None
         self.tb = _tensorboard(self.dir)
 
     # --- checkpoints ------------------------------------------------------------------------------
@@ -178,6 +183,7 @@ class FoldTrainer:
                 "scheduler": self.sched.state_dict(),
                 "trainer": asdict(self.state),
                 "rng": rng_states(),
+                "spinup_cache": self.spun.state_dict() if self.spun is not None else None,
             },
         )
 
@@ -195,21 +201,44 @@ class FoldTrainer:
         set_rng_states(ckpt["rng"])
         if self.state.order_state is not None:
             self.order.set_state(self.state.order_state)
+        if self.spun is not None and ckpt.get("spinup_cache") is not None:
+            self.spun.load_state_dict(ckpt["spinup_cache"], self.device)
 
     # --- steps ------------------------------------------------------------------------------------
 
-    def _forward_terms(self, batch: CellData, grad: bool) -> dict[str, torch.Tensor]:
+    def _padded(self, idx: torch.Tensor, size: int) -> torch.Tensor:
+        """``idx`` padded to ``size`` cells by repeating its first cells (compiled models only)."""
+        if not self.pad_batches or len(idx) >= size:
+            return idx
+        return torch.cat([idx, idx[torch.arange(size - len(idx)) % len(idx)]])
+
+    def _forward_terms(self, data: CellData, idx: torch.Tensor, size: int, grad: bool) -> dict[str, torch.Tensor]:
+        """Loss terms of the cells ``idx`` of ``data``. The model runs on them padded to ``size``
+        cells when compiled; the loss sees only the real ones. Warm spin-up: training cells start
+        from their cached end-of-spin-up state (refreshed every ``train.spinup_refresh`` epochs)."""
         t = self.cfg.train
+        run = self._padded(idx, size)
+        batch = data.subset(run)
         f, s = batch.forcing.to(self.device), batch.static.to(self.device)
+        state, spinup = None, t.spinup
+        if grad and self.spun is not None:
+            if self.state.epoch % t.spinup_refresh == 0 or not self.spun.has(run):
+                self.spun.put(run, self.model.spinup_state(f, s))
+            state, spinup = self.spun.get(run), False
         with torch.set_grad_enabled(grad):
-            sim = self.model(f, s, spinup=t.spinup, outputs="loss", chunk_days=t.chunk_days if grad else None)
-            return total_loss(sim.outputs, batch, self.stats, self.terms, sim.constants, self.priors)
+            sim = self.model(
+                f, s, state=state, spinup=spinup, outputs="loss", chunk_days=t.chunk_days if grad else None
+            )
+            n = len(idx)
+            outputs = {k: v[:, :n] for k, v in sim.outputs.items()} if len(run) > n else sim.outputs
+            real = batch if len(run) == n else data.subset(idx)
+            return total_loss(outputs, real, self.stats, self.terms, sim.constants, self.priors)
 
     def train_step(self, idx: torch.Tensor) -> dict[str, float] | None:
         """One optimiser step on the cells ``idx``; None if the batch was skipped (non-finite)."""
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
-        terms = self._forward_terms(self.train_data.subset(idx), grad=True)
+        terms = self._forward_terms(self.train_data, idx, self.cfg.train.batch_size, grad=True)
         total = terms["total"]
         if not bool(torch.isfinite(total.detach())):
             return None
@@ -222,8 +251,22 @@ class FoldTrainer:
                 return None
             if self.cfg.train.grad_clip_value:
                 torch.nn.utils.clip_grad_value_(params, self.cfg.train.grad_clip_value)
-            self.opt.step()
+            self._warmup_step()
         return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _warmup_step(self) -> None:
+        """``opt.step()`` at the scheduler's rate scaled by the linear warm-up factor (if any)."""
+        n = self.cfg.scheduler.warmup_steps
+        self.state.steps += 1
+        if not n or self.state.steps > n:
+            self.opt.step()
+            return
+        rates = [g["lr"] for g in self.opt.param_groups]
+        for g, lr in zip(self.opt.param_groups, rates, strict=True):
+            g["lr"] = lr * self.state.steps / n
+        self.opt.step()
+        for g, lr in zip(self.opt.param_groups, rates, strict=True):
+            g["lr"] = lr
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -234,7 +277,7 @@ class FoldTrainer:
         sums: dict[str, float] = {}
         for i in range(0, n, bs):
             idx = torch.arange(i, min(i + bs, n))
-            terms = self._forward_terms(self.val_data.subset(idx), grad=False)
+            terms = self._forward_terms(self.val_data, idx, bs, grad=False)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
         return {k: v / n for k, v in sums.items()}
@@ -304,7 +347,10 @@ class FoldTrainer:
         with warnings.catch_warnings():  # an epoch whose batches were all skipped made no optimizer step
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
             self.sched.step()
-        val = self.validate()
+        # validate every N epochs, after the last one, and whenever early stopping could end the fold
+        last = epoch >= cfg.train.epochs
+        validate = epoch % cfg.train.validate_every == 0 or last or st.bad_epochs + 1 >= cfg.train.patience
+        val = self.validate() if validate else {}
         train = {k: v / st.count for k, v in st.sums.items()} if st.count else {}
         self._log_row(epoch, train, val, time.perf_counter() - t0, st.skipped, lr)
         st.epoch, st.step, st.sums, st.count, st.skipped, st.epoch_seconds = epoch, 0, {}, 0, 0, 0.0
@@ -313,9 +359,9 @@ class FoldTrainer:
         if math.isfinite(v) and v < st.best_val:
             st.best_val, st.best_epoch, st.bad_epochs = v, epoch, 0
             self.save_best()
-        else:
+        else:  # an epoch without validation counts as one without improvement until the next one says
             st.bad_epochs += 1
-        if st.bad_epochs >= cfg.train.patience:
+        if validate and st.bad_epochs >= cfg.train.patience:
             st.finished, st.stop_reason = True, "early_stopping"
         elif epoch >= cfg.train.epochs:
             st.finished, st.stop_reason = True, "max_epochs"
@@ -392,6 +438,60 @@ class FoldTrainer:
         )
         atomic_write_json(self.dir / RESULT, res.to_dict())
         return res
+
+
+class SpinupCache:
+    """Each training cell's end-of-spin-up state (warm spin-up, ``train.spinup_refresh`` > 1).
+
+    A state is a tuple of tensors whose cell dimension is 0 for 1-D and 1 otherwise (the hybrid
+    and constant models' :class:`~h2cm.model.ModelState`, the LSTM baseline's ``(h, c)``)."""
+
+    def __init__(self, n_cells: int):
+        self.n = n_cells
+        self.filled = torch.zeros(n_cells, dtype=torch.bool)
+        self.fields: list[torch.Tensor] | None = None
+        self.kind: type | None = None
+
+    @staticmethod
+    def _dim(t: torch.Tensor) -> int:
+        return 0 if t.dim() == 1 else 1
+
+    def has(self, idx: torch.Tensor) -> bool:
+        return bool(self.filled[idx.cpu()].all())
+
+    def put(self, idx: torch.Tensor, state) -> None:
+        if self.fields is None:
+            self.kind = type(state)
+            self.fields = []
+            for t in state:
+                shape = list(t.shape)
+                shape[self._dim(t)] = self.n
+                self.fields.append(t.new_zeros(shape))
+        for buf, t in zip(self.fields, state, strict=True):
+            buf.index_copy_(self._dim(t), idx.to(buf.device), t.detach())
+        self.filled[idx.cpu()] = True
+
+    def get(self, idx: torch.Tensor):
+        assert self.fields is not None and self.kind is not None
+        parts = [buf.index_select(self._dim(buf), idx.to(buf.device)) for buf in self.fields]
+        return self.kind(*parts) if self.kind is not tuple else tuple(parts)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"filled": self.filled.clone(), "fields": self.fields, "kind": self.kind}
+
+    def load_state_dict(self, d: dict[str, Any], device: torch.device) -> None:
+        self.filled = d["filled"].clone()
+        self.fields = [f.to(device) for f in d["fields"]] if d["fields"] is not None else None
+        self.kind = d["kind"]
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: RunConfig):
+    """The epoch-wise learning-rate schedule of ``scheduler.name`` (``step`` or ``cosine``)."""
+    sc = cfg.scheduler
+    if sc.name == "cosine":
+        eta_min = cfg.optimizer.lr * sc.min_lr_factor
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.train.epochs, eta_min=eta_min)
+    return torch.optim.lr_scheduler.StepLR(opt, sc.step_size, sc.gamma)
 
 
 def _short(term: str) -> str:
