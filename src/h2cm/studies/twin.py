@@ -26,6 +26,7 @@ from ..data.cube import land_cells, load_cells, open_cube, open_truth
 from ..data.splits import Split
 from ..data.synth import TRUTH_CONSTANTS, make_twin_world
 from ..evaluation import views
+from ..evaluation.processes import EVENTS, event_windows, pulse_ratio, rain_events
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
@@ -64,12 +65,12 @@ SIZE_OVERRIDES: dict[str, list[str]] = {
         "train.val_batch_size=32",
         "train.chunk_days=120",
         "data.max_train_cells=32",
+        "data.start=2016-01-01",
+        "data.end=2017-12-31",
     ],
     "demo": [],
 }
 SKILL_COLUMNS = ("variable", "reference", "model", "r", "r_cell", "rmse", "bias", "n")
-# dry-season end: a day with >= RAIN_MM after DRY_DAYS days totalling < DRY_MM, above freezing
-RAIN_MM, DRY_DAYS, DRY_MM, PULSE_BEFORE, PULSE_AFTER = 5.0, 60, 10.0, 7, 14
 
 
 def study_config(
@@ -108,43 +109,20 @@ def _derived(x: dict[str, np.ndarray], data) -> dict[str, np.ndarray]:
     return out
 
 
-def rain_pulses(prec: np.ndarray, tair: np.ndarray) -> list[tuple[int, int]]:
-    """(day, cell) of the first rains that end a dry season (:data:`RAIN_MM`, :data:`DRY_DAYS`,
-    :data:`DRY_MM`), at most one per cell and dry spell, with a full window around them."""
-    events = []
-    csum = np.concatenate([np.zeros((1, prec.shape[1])), np.cumsum(prec, axis=0)])
-    for j in range(prec.shape[1]):
-        last = -(10**9)
-        for d in range(max(DRY_DAYS, PULSE_BEFORE), prec.shape[0] - PULSE_AFTER):
-            dry = csum[d, j] - csum[d - DRY_DAYS, j] < DRY_MM
-            if prec[d, j] >= RAIN_MM and dry and tair[d, j] > 273.15 and d - last > DRY_DAYS:
-                events.append((d, j))
-                last = d
-    return events
-
-
 def pulse_table(events, truth_rh: np.ndarray, models: dict[str, np.ndarray]) -> list[dict[str, object]]:
-    """Rh around the events: mean ratio of days 0..3 after the rain to the week before, and r of
-    the daily Rh windows (days -7..+14) against the truth."""
-    rows = []
+    """Rh around the events (:mod:`h2cm.evaluation.processes`): the pulse ratio of each model and
+    the truth, and r / RMSE of the models' daily event windows against the truth's."""
     if not events:
-        return rows
-    offsets = np.arange(-PULSE_BEFORE, PULSE_AFTER + 1)
-
-    def windows(x):
-        return np.stack([x[d + offsets, j] for d, j in events])  # (events, window)
-
-    def ratio(w):
-        pre = w[:, :PULSE_BEFORE].mean(1)
-        post = w[:, PULSE_BEFORE : PULSE_BEFORE + 4].mean(1)
-        return float(np.nanmean(post / np.where(pre > 1e-6, pre, np.nan)))
-
-    tw = windows(truth_rh)
-    rows.append({"model": "truth", "events": len(events), "ratio": ratio(tw), "r": 1.0, "rmse": 0.0})
+        return []
+    tw = event_windows(truth_rh, events)
+    rows: list[dict[str, object]] = [
+        {"model": "truth", "events": len(events), "ratio": pulse_ratio(truth_rh, events), "r": 1.0, "rmse": 0.0}
+    ]
     for name, rh in models.items():
-        w = windows(rh)
-        sk = skill(w.ravel(), tw.ravel())
-        rows.append({"model": name, "events": len(events), "ratio": ratio(w), "r": sk["r"], "rmse": sk["rmse"]})
+        sk = skill(event_windows(rh, events).ravel(), tw.ravel())
+        rows.append(
+            {"model": name, "events": len(events), "ratio": pulse_ratio(rh, events), "r": sk["r"], "rmse": sk["rmse"]}
+        )
     return rows
 
 
@@ -265,7 +243,7 @@ def run_twin(
 
     prec = data.forcing[..., 1].numpy().astype(np.float64)
     tair = data.forcing[..., 2].numpy().astype(np.float64)
-    events = rain_pulses(prec, tair)
+    events = rain_events(prec, tair)
     pulses = pulse_table(events, truth_daily["rh"], {v: s["rh"] for v, s in sims.items() if "rh" in s})
 
     const_rows = _constants_summary(constants, cfgs[variants[0]])
@@ -376,9 +354,10 @@ def _markdown(summary, rows, const_rows, pulses, acceptance) -> str:
         "",
         "## Rh after the first rains that end a dry season",
         "",
-        f"Events: a day with >= {RAIN_MM} mm rain after {DRY_DAYS} days with < {DRY_MM} mm in total (above "
-        f"freezing), at test cells. `ratio`: mean Rh on days 0..3 after the rain / mean Rh of the {PULSE_BEFORE} "
-        f"days before; `r`, `rmse`: daily Rh on days -{PULSE_BEFORE}..+{PULSE_AFTER} against the truth.",
+        f"Events: a day with >= {EVENTS.rain_mm} mm rain after {EVENTS.dry_days} days with < {EVENTS.dry_mm} mm "
+        f"in total (above freezing), at test cells. `ratio`: mean Rh on days 0..{EVENTS.after - 1} after the rain / "
+        f"mean Rh of the {EVENTS.before} days before; `r`, `rmse`: daily Rh on days -{EVENTS.before}..+"
+        f"{EVENTS.window} against the truth.",
         "",
         markdown_table(pulses, ("model", "events", "ratio", "r", "rmse")) if pulses else "No event at the test cells.",
         "",
