@@ -2,6 +2,7 @@
 
 * ``h2cm study twin [--size demo] --out DIR``: :func:`h2cm.studies.twin.run_twin`
 * ``h2cm study site FLUXNET_DAILY_FILE --out DIR``: :func:`h2cm.studies.site.run_site`
+* ``h2cm study claims --out DIR``: :func:`h2cm.studies.claims.run_claims` (the paper's carbon claims)
 
 Both write ``results.md`` and CSV tables into ``DIR`` (docs/studies/).
 """
@@ -51,6 +52,33 @@ def _run_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_claims(args: argparse.Namespace) -> int:
+    from ..evaluation.compare import parse_compare
+    from .claims import VARIANTS, run_claims
+
+    variants = args.variants.split(",") if args.variants else list(VARIANTS)
+    seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
+    summary = run_claims(
+        args.out,
+        cube=args.cube,
+        size=args.size,
+        seeds=seeds,
+        variants=variants,
+        quick=args.quick,
+        jobs=args.jobs,
+        threads=args.threads,
+        resume=args.resume,
+        compare=parse_compare(args.compare),
+        overrides=args.overrides,
+    )
+    met = [a for a in summary["acceptance"] if a["met"] != "yes"]
+    print(
+        f"wrote {args.out}/results.md ({len(summary['acceptance']) - len(met)} of {len(summary['acceptance'])} "
+        f"acceptance criteria met; {summary['seconds']['total']:.0f} s)"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen study (bad input: one line and exit 2 from :func:`h2cm.cli.main`)."""
     return args.study_func(args)
@@ -74,6 +102,20 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0, help="twin-world seed (when generating one)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every variant")
     t.set_defaults(func=run, study_func=_run_twin)
+
+    c = studies.add_parser("claims", help="the paper's carbon claims on a twin world observed like the paper's")
+    c.add_argument("--out", required=True, help="output directory (results.md, CSV tables, figures/, runs/, sims/)")
+    c.add_argument("--cube", default=None, help="use this twin world instead of generating OUT/world.zarr")
+    c.add_argument("--size", default="demo", choices=("demo", "global"), help="twin world to generate (no --cube)")
+    c.add_argument("--seeds", default="0,1", help="comma list of seeds (model initialisation, data order)")
+    c.add_argument("--variants", default=None, help="comma list of hybrid,hybrid_priors,constant,lstm (default all)")
+    c.add_argument("--quick", action="store_true", help="tiny world, tiny networks, one epoch (a smoke test, for CI)")
+    c.add_argument("--compare", action="append", metavar="NAME=PATH", help="another product for the regional cycles")
+    c.add_argument("--jobs", type=int, default=2, help="folds (and simulations) at once in worker processes")
+    c.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    c.add_argument("--resume", action="store_true", help="keep finished folds and simulations in OUT")
+    c.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every run")
+    c.set_defaults(func=run, study_func=_run_claims)
 
     s = studies.add_parser("site", help="train hybrid and both baselines at a FLUXNET site, test on its last year")
     s.add_argument("file", help="FLUXNET2015 daily (_DD_) CSV file")
