@@ -26,6 +26,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.training.cv",
     "h2cm.evaluation.predict",
     "h2cm.evaluation.evaluate",
+    "h2cm.evaluation.probe",
     "h2cm.report.html",
     "h2cm.report.demo",
     "h2cm.studies",

@@ -30,7 +30,7 @@ from ..evaluation.metrics import METRIC_LABELS, METRICS
 from ..evaluation.rundir import RunDir
 from ..evaluation.skill import HEADLINE_VIEW, fmt
 from ..evaluation.views import VIEW_LABELS
-from . import figures
+from . import figures, probe_figures
 
 EVAL_FILES = (
     "skill_cells.nc",
@@ -319,6 +319,11 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
             + _table(skill_table(summary, "truth"), left=("target", "view"))
         )
         section("truth", "Twin world: model against the hidden truth", body)
+
+    # controlled experiments of ``h2cm probe`` (when RUN/probe exists)
+    probes = probe_figures.report_section(rd.path / "probe", out)
+    if probes:
+        section("probes", "Probes of what the networks learned", probes)
 
     intro, skipped = not_evaluated_text(info)
     if skipped:
