@@ -17,6 +17,13 @@ from h2cm.data.geography import load_geography
 from h2cm.data.synth import TRUTH_CONSTANTS, make_twin_world
 from h2cm.data.synth import register as register_synth
 from h2cm.data.synth.observe import INVERSIONS, grace_months, inversion, monthly_means, smooth_on_land
+from h2cm.data.synth.products import (
+    MEMBER_RANGES,
+    PRODUCT_KEYS,
+    draw_members,
+    fapar_climatology,
+    run_members,
+)
 from h2cm.data.synth.weather import (
     CellClimate,
     LargeScale,
@@ -24,7 +31,7 @@ from h2cm.data.synth.weather import (
     generate_weather,
 )
 from h2cm.data.synth.world import SIZES, _blocks, world_grid
-from h2cm.schema import OUTPUT_KEYS, STATIC_FEATURE_KEYS
+from h2cm.schema import FORCING_KEYS, OUTPUT_KEYS, STATIC_FEATURE_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +289,153 @@ def test_grace_and_grace_fo_periods():
     g = grace_months(months)
     assert not g[months < "2002-04-01"].any() and g[(months >= "2002-04-01") & (months <= "2017-06-01")].all()
     assert not g[(months > "2017-06-01") & (months < "2018-06-01")].any() and g[months >= "2018-06-01"].all()
+
+
+# --- comparison products (h2cm.data.synth.products) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def products(tiny):
+    import xarray as xr
+
+    return {n: xr.open_zarr(tiny, group=f"products/{n}", consolidated=False).load() for n in PRODUCT_KEYS}
+
+
+def test_products_layout_units_and_attributes(tiny, cube, products):
+    from h2cm.evaluation.compare import world_products
+    from h2cm.schema import cf_attrs
+
+    assert world_products(tiny) == {n: f"{tiny}#products/{n}" for n in ("data_driven", "process_ensemble")}
+    li, lj = land_cells(cube)
+    land = np.zeros(cube["land_mask"].shape, dtype=bool)
+    land[li, lj] = True
+    for name, ds in products.items():
+        assert ds.attrs["h2cm_product"] == name and ds.attrs["h2cm_world_seed"] == 3
+        assert ds.attrs["like"].startswith({"process_ensemble": "TRENDY", "data_driven": "FLUXCOM"}[name])
+        assert "h2cm_weaknesses" in ds.attrs and ds.attrs["Conventions"] == "CF-1.10"
+        assert (ds["time"].values == cube["month"].values).all()  # month starts of the world
+        for k in PRODUCT_KEYS[name]:
+            v = ds[k]
+            assert v.dims == ("time", "lat", "lon"), k
+            assert v.attrs["units"] == "g m-2 d-1" and v.attrs["long_name"] == cf_attrs(k)["long_name"]
+            assert v.attrs["cell_methods"] == "time: mean"
+            assert np.isfinite(v.values[:, land]).all() and np.isnan(v.values[:, ~land]).all(), (name, k)
+    assert set(PRODUCT_KEYS["process_ensemble"]) == {"gpp", "npp", "rh", "ter", "nee"}
+    assert products["process_ensemble"]["gpp"].attrs["standard_name"] == cf_attrs("gpp")["standard_name"]
+    pe = products["process_ensemble"]
+    assert float(pe["gpp"].mean()) > 0.1 and float(pe["rh"].min()) >= 0
+
+
+def _cell_inputs(truth, cube, cells, n: slice):
+    forcing = {k: cells.forcing[:, n, i].numpy() for i, k in enumerate(FORCING_KEYS)}
+    clim = fapar_climatology(cell_series(truth, "fapar", cube)[:, n], cells.time)
+    li, lj = land_cells(cube)
+    return forcing, clim, truth["smmax"].values[li, lj][n], truth["alpha_ei"].values[li, lj][n]
+
+
+def test_process_ensemble_is_day_step_with_constant_parameters(truth, cube, cells):
+    """Hand check: each member is physics.day_step with its documented constants for a few days
+    from empty storages, Rh = Q10^((T - 15) / 10) Rb with Rb = rb_balance x sum NPP / sum factor."""
+    days = 12
+    # a southern African cell: rain and GPP in January
+    forcing, clim, smmax, alpha_ei = _cell_inputs(truth, cube, cells, slice(40, 41))
+    forcing = {k: v[:days] for k, v in forcing.items()}
+    time = cells.time[:days]
+    members = draw_members(3)
+    assert len(members) == 5 and all(
+        lo <= getattr(m, k) <= hi for m in members for k, (lo, hi) in MEMBER_RANGES.items()
+    )
+    got = run_members(forcing, smmax, alpha_ei, clim, time, members, period=np.arange(days), spinup_days=0)
+
+    def t(x):
+        return torch.tensor(np.asarray(x, dtype=np.float64))
+
+    def member_days(m, rb: float) -> dict[str, list[float]]:
+        const = physics.Constants(t(m.q10), t(m.beta_co2), t(m.beta_baseflow), t(m.beta_snow))
+        static = physics.StaticParams(t(m.smmax_scale * smmax), t(alpha_ei))
+        state = physics.WaterState(t([0.0]), t([0.0]), t([0.0]))
+        out: dict[str, list[float]] = {"gpp": [], "npp": [], "rh": [], "nee": []}
+        for d in range(days):
+            params = physics.DailyParams(
+                alpha_smelt=t(m.alpha_smelt),
+                alpha_rsoil=t(m.alpha_rsoil),
+                alpha_rgw=t(m.alpha_rgw),
+                alpha_t=t(m.alpha_t),
+                alpha_es=t(m.alpha_es),
+                alpha_wue=t(m.wue / (380.0 * m.beta_co2)),
+                cue=t(m.cue),
+                rb=t(rb),
+                fapar=t(min(m.fapar_scale * clim[time[d].month - 1, 0], 0.95)),
+            )
+            day = physics.DayForcing(*(t(forcing[key][d]) for key in ("rn", "prec", "tair", "co2")))
+            state, fl = physics.day_step(state, day, params, static, const)
+            for key, values in out.items():
+                values.append(float(fl[key][0]))
+        return out
+
+    tc = forcing["tair"][:, 0].astype(np.float64) - 273.15
+    for k, m in enumerate(members):
+        factor = m.q10 ** ((tc - 15.0) / 10.0)
+        rb = m.rb_balance * sum(member_days(m, 0.0)["npp"]) / factor.sum()  # NPP does not depend on Rb
+        want = member_days(m, rb)
+        np.testing.assert_allclose(got["rb"][k, 0], rb, rtol=1e-12)
+        for key, values in want.items():
+            np.testing.assert_allclose(got[key][:, k, 0], values, rtol=1e-10, atol=1e-12, err_msg=f"{key} {k}")
+        np.testing.assert_allclose(got["rh"][:, k, 0], rb * factor, rtol=1e-10)
+        assert max(want["gpp"]) >= 0
+
+
+def test_process_ensemble_is_reproduced_from_the_world(truth, cube, cells, products):
+    """The stored product is the member median, made again from the stored forcing and truth
+    (the same members for the same seed)."""
+    n = slice(2, 4)
+    forcing, clim, smmax, alpha_ei = _cell_inputs(truth, cube, cells, n)
+    res = run_members(forcing, smmax, alpha_ei, clim, cells.time, draw_members(3))
+    for key in PRODUCT_KEYS["process_ensemble"]:
+        stored = cell_series(products["process_ensemble"], key, cube)[:, n]
+        np.testing.assert_allclose(stored, np.median(res[key], axis=1), rtol=1e-5, atol=1e-6, err_msg=key)
+    assert draw_members(3) == draw_members(3) and draw_members(3) != draw_members(4)
+
+
+def test_data_driven_reproduces_gpp_at_its_towers_and_is_deterministic(cube, truth, cells, products):
+    from h2cm.data.synth import products as P
+
+    dd = products["data_driven"]
+    li, lj = land_cells(cube)
+    tower = dd["tower"].values[li, lj] == 1
+    assert tower.sum() == 8  # 5 % of 64 cells, at least 8
+    assert (np.flatnonzero(tower) == P.tower_cells(len(li), 3, cells.lat)).all()
+    months = pd.DatetimeIndex(cube["month"].values)
+    tm = {k: monthly_means(cell_series(truth, k, cube), cells.time, months) for k in P.TARGETS}
+    gpp = cell_series(dd, "gpp", cube)
+    assert np.corrcoef(gpp[:, tower].ravel(), tm["gpp"][:, tower].ravel())[0, 1] > 0.8
+    assert np.corrcoef(gpp.ravel(), tm["gpp"].ravel())[0, 1] > 0.7
+    # made again from the stored inputs: the same towers, noise and network for the same seed
+    monthly = {
+        k: monthly_means(cells.forcing[:, :, FORCING_KEYS.index(k)].numpy(), cells.time, months)
+        for k in ("rn", "prec", "tair", "vpd")
+    }
+    monthly["fapar"] = cells.constraints["fapar"].numpy()
+    feats = {str(f): cube["static"].sel(feature=f).values[li, lj] for f in cube["feature"].values}
+    static = {k: np.asarray(v, dtype=np.float64) for k, v in P.static_inputs(feats).items()}
+    x = P.feature_matrix(monthly, static, months)
+    obs = P.tower_observations({k: v[:, tower] for k, v in tm.items()}, np.random.default_rng([3, 8, 1]))
+    y = np.stack([obs[k] for k in P.TARGETS], axis=-1).reshape(-1, 3)
+    model = P.fit_upscaler(x[:, tower].reshape(-1, x.shape[-1]), y, 3)
+    pred = model.predict(x)
+    np.testing.assert_allclose(gpp, np.clip(pred[..., 0], 0, None), atol=1e-5)
+    np.testing.assert_allclose(cell_series(dd, "nee", cube), pred[..., 2], atol=1e-5)
+
+
+def test_products_in_a_netcdf_world(tiny, tmp_path, cube):
+    from h2cm.data.synth.world import _to_netcdf
+    from h2cm.evaluation.compare import product_monthly, world_products
+
+    nc = tmp_path / "tiny.nc"
+    _to_netcdf(tiny, nc)
+    assert set(world_products(nc)) == {"data_driven", "process_ensemble"}
+    months = pd.DatetimeIndex(cube["month"].values)[:6]
+    a = product_monthly(f"{nc}#products/process_ensemble", nc, np.arange(5), months, ("gpp", "nee"))
+    b = product_monthly(f"{tiny}#products/process_ensemble", tiny, np.arange(5), months, ("gpp", "nee"))
+    for k in ("gpp", "nee"):
+        np.testing.assert_array_equal(a[k], b[k])

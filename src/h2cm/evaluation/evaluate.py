@@ -7,18 +7,21 @@ One pass of every fold's model over the cells (test cells, plus all land cells f
 
 | file | content |
 |---|---|
-| ``metrics_folds.csv`` | reference, target, view, metric, fold, value (area-weighted mean over test cells) |
-| ``metrics_summary.csv`` / ``metrics.md`` | median, min, max across folds (Figure 3, Table C1) |
+| ``metrics_folds.csv`` | reference, target, view, metric, fold, value, source (area-weighted mean over test cells) |
+| ``metrics_summary.csv`` / ``metrics.md`` | median, min, max across folds (Figure 3, Table C1), per source |
 | ``constants.csv`` | learned global constants per fold, median, [min, max], truth if known |
 | ``skill_cells.nc`` | per-cell metrics of the ensemble median (maps) |
 | ``monthly_test.nc`` | monthly model (per fold), observations and truth at the test cells |
 | ``maps.nc`` | per-cell time means, derived diagnostics (PUE, WUE, CUE, LUE), model and truth |
-| ``regional.nc`` | monthly area-weighted GPP, TER, NEE per TransCom region (model, obs, truth) |
+| ``regional.nc`` | monthly area-weighted GPP, TER, NEE per TransCom region (model, obs, truth, products) |
 | ``daily_cell.nc`` | daily NEE, NPP, Rh, GPP, TER and precipitation at one cell (Fig. 7) |
 | ``summary.json`` | what was evaluated (cells, folds, period, cube, model, timings), headline metrics, omissions |
 
 ``reference`` is ``obs`` (the cube's constraints) or ``truth`` (the twin world's hidden truth, for
-every output, including the ones no observation constrains).
+every output, including the ones no observation constrains). ``source`` is ``model`` (the run's
+fold ensemble) or the name of another simulation product given with ``--compare NAME=PATH``
+(:mod:`.compare`), scored on the same test cells, months and views as a one-member ensemble
+(its ``fold`` is empty); the products' regional cycles go to ``regional.nc``.
 
 Every model kind is evaluated on what it produces (:mod:`.coverage`): a pure LSTM baseline has
 only the variables it predicts, so the analyses needing others (skill of unpredicted outputs
@@ -43,6 +46,7 @@ from ..data.regions import REGION_CODES, REGIONS, region_index
 from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from . import io
 from .collect import DailyCollector, MeanCollector, MonthlyCollector, RegionalCollector
+from .compare import load_products, parse_compare
 from .coverage import Coverage, no_constants_text, not_evaluated_text
 from .diagnostics import DIAGNOSTICS, derived_diagnostics, diagnostic_outputs, par_from_rn
 from .ensemble import batches, ensemble_constants, ensemble_static_keys, run_ensemble, stored_ensemble
@@ -53,11 +57,14 @@ from .rundir import RunDir
 from .skill import (
     CONSTRAINT_OUTPUT,
     HEADLINE_VIEW,
+    MODEL_SOURCE,
     cell_skill,
+    comparison_frame,
     fmt,
     global_skill,
     markdown_table,
     model_cue,
+    model_rows,
     rows,
     spatial_skill,
     summarise,
@@ -82,6 +89,7 @@ DAILY_KEYS: tuple[str, ...] = ("nee", "npp", "rh", "gpp", "ter", "et")
 # default cell for Fig. 7: a southern African savanna (Zambia / Angola miombo belt)
 SAVANNA_BOX = (-20.0, -8.0, 12.0, 40.0)  # lat_min, lat_max, lon_min, lon_max
 SAVANNA_CENTRE = (-15.0, 27.0)
+TRUTH_SUMMARY_KEYS: tuple[str, ...] = ("gpp", "ter", "rh", "ra", "tr", "sm", "nee", "et")  # the printed truth line
 
 
 # --- atomic file helpers -------------------------------------------------------------------------
@@ -166,11 +174,14 @@ def evaluate(
     threads: int | None = None,
     progress: bool = True,
     simulations=None,
+    compare=None,
 ) -> Path:
     """Evaluate every fold of ``run``; write the files listed in the module docstring to ``out``
     (default ``RUN/evaluation``) and return that folder. ``simulations``: a daily ``h2cm predict``
     store with per-fold values covering the cells and period; its outputs are read instead of
-    simulated again (the models are still loaded for their constants)."""
+    simulated again (the models are still loaded for their constants). ``compare``: name -> path
+    (``PATH#GROUP`` for a group) of other simulation products to score beside the models; each
+    is checked before anything is simulated (ValueError naming the product)."""
     runtime.configure(threads=threads)
     t0 = time.perf_counter()
     rd = RunDir.open(run)
@@ -197,6 +208,10 @@ def evaluate(
     # Fig. 7 by default looks for a southern African savanna cell among all land cells (a random
     # test set may hold none); it is simulated alongside the others whether or not it is a test cell
     fig_cell = choose_cell(ds, np.arange(len(ii)) if cell is None else map_cells, lat_all, lon_all, cell)
+    compare = dict(compare or {})
+    prod_test, (prod_map,) = load_products(
+        compare, OUTPUT_KEYS, months, lat_all, lon_all, test, extra=[(map_cells, REGIONAL_KEYS)]
+    )
     folds = rd.folds
     nf = len(folds)
     models = rd.load_models()
@@ -306,11 +321,15 @@ def evaluate(
     truth_monthly: dict[str, np.ndarray] = {}
     truth_static: dict[str, np.ndarray] = {}
     truth_constants: dict[str, float] = {}
+    truth_for_products: dict[str, np.ndarray] = {}
     if truth is not None:
         what = "skill against the hidden truth"
         truth_outputs = cov.keep(what, [k for k in OUTPUT_KEYS if k in truth])
         truth_params = cov.keep(f"{what} of the static parameters", [k for k in STATIC_PARAMETER_KEYS if k in truth])
-        tk = _truth_at_cells(truth, ii[test], jj[test], days, truth_outputs + truth_params)
+        prod_keys = {k for v in prod_test.values() for k in v if k in truth and k not in truth_outputs}
+        tk = _truth_at_cells(truth, ii[test], jj[test], days, (*truth_outputs, *truth_params, *sorted(prod_keys)))
+        for key in sorted(prod_keys):
+            truth_for_products[key] = monthly_means(np.asarray(tk[key].transpose("time", "cell").values), days)[1]
         for key in truth_outputs:
             if key in tk:
                 _, m = monthly_means(np.asarray(tk[key].transpose("time", "cell").values), days)
@@ -325,7 +344,11 @@ def evaluate(
             if key in truth:
                 truth_constants[key] = float(truth[key].values)
 
-    long = pd.DataFrame(long_rows, columns=["reference", "target", "view", "metric", "fold", "value"])
+    truth_for_products.update(truth_monthly)
+    for name, values in prod_test.items():
+        long_rows += _product_rows(name, values, obs, obs_cue, have_obs, truth_for_products, area_test, months)
+    long = pd.DataFrame(long_rows, columns=["reference", "target", "view", "metric", "fold", "value", "source"])
+    long["fold"] = long["fold"].astype("Int64")  # empty for the products (no folds)
     summary = summarise(long)
     cov.keep("learned global constants", CONSTANT_KEYS)
     for k, (label, _) in DIAGNOSTICS.items():
@@ -336,7 +359,7 @@ def evaluate(
     # files
     write_text(out / "metrics_folds.csv", long.to_csv(index=False))
     write_text(out / "metrics_summary.csv", summary.to_csv(index=False))
-    md = _markdown(summary, const_df, rd, len(test), nf, days, cov.summary())
+    md = _markdown(summary, const_df, rd, len(test), nf, days, {**cov.summary(), "compare": compare})
     write_text(out / "metrics.md", md)
     write_text(out / "constants.csv", const_df.to_csv(index=False))
     cell_coords = {
@@ -350,7 +373,18 @@ def evaluate(
     write_netcdf(xr.Dataset(cell_vars, coords=cell_coords, attrs=attrs), out / "skill_cells.nc")
     write_netcdf(
         _monthly_dataset(
-            monthly, obs, obs_cue, truth_monthly, truth_static, test, lat_all, lon_all, area_all, folds, attrs
+            monthly,
+            obs,
+            obs_cue,
+            truth_monthly,
+            truth_static,
+            test,
+            lat_all,
+            lon_all,
+            area_all,
+            folds,
+            attrs,
+            prod_test,
         ),
         out / "monthly_test.nc",
     )
@@ -374,6 +408,7 @@ def evaluate(
             area_all,
             folds,
             attrs,
+            prod_map,
         ),
         out / "regional.nc",
     )
@@ -393,6 +428,7 @@ def evaluate(
         "seconds_simulation": round(t_sim, 1),
         "seconds_total": round(time.perf_counter() - t0, 1),
         "headline": headline,
+        "compare": compare,
         "config_name": rd.config.get("name"),
         **cov.summary(),
     }
@@ -402,9 +438,33 @@ def evaluate(
     return out
 
 
+def _product_rows(name, values, obs, obs_cue, have_obs, truth_monthly, area, months) -> list[dict]:
+    """Skill rows of one ``--compare`` product (``values``: key -> (months, test cells)) against the
+    observations and the truth, exactly as the models are scored (a one-member ensemble)."""
+    out: list[dict] = []
+    for key in CONSTRAINT_KEYS:
+        if key not in have_obs:
+            continue
+        if key == "cue":
+            if "npp" in values and "gpp" in values and np.isfinite(obs_cue).any():
+                cue = model_cue(np.nanmean(values["npp"], axis=0), np.nanmean(values["gpp"], axis=0))
+                out += rows("obs", "cue", spatial_skill(cue[None], obs_cue), [None], source=name)
+            continue
+        target = CONSTRAINT_OUTPUT[key]
+        if target in values and np.isfinite(obs[key]).any():
+            out += rows("obs", key, global_skill(values[target][None], obs[key], area, months, key), [None], name)
+    for key in OUTPUT_KEYS:
+        if key in values and key in truth_monthly:
+            out += rows(
+                "truth", key, global_skill(values[key][None], truth_monthly[key], area, months, key), [None], name
+            )
+    return out
+
+
 def headline_metrics(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Per constraint, on the view its loss uses: median r, RMSE, SDR, bias across folds."""
     out: dict[str, dict[str, float]] = {}
+    summary = model_rows(summary)
     sub = summary[summary["reference"] == "obs"]
     for key, v in HEADLINE_VIEW.items():
         r = sub[(sub["target"] == key) & (sub["view"] == v)]
@@ -415,6 +475,8 @@ def headline_metrics(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> str:
     """What ``h2cm evaluate`` prints."""
+    products = summary[summary["source"] != MODEL_SOURCE] if "source" in summary else summary.iloc[:0]
+    summary = model_rows(summary)
     lines = [
         f"evaluated {len(info['folds'])} folds on {info['n_test_cells']} test cells, "
         f"{info['period'][0]}..{info['period'][1]} (area-weighted mean over test cells; median across folds)",
@@ -424,7 +486,7 @@ def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> 
         lines.append(f"{key:<12} {m['view']:<8} {m['r']:7.3f} {m['rmse']:9.3g} {m['sdr']:7.3f} {m['bias']:9.3g}")
     tr = summary[(summary["reference"] == "truth") & (summary["view"] == "monthly") & (summary["metric"] == "r")]
     if not tr.empty:
-        keys = ("gpp", "ter", "rh", "ra", "tr", "sm", "nee", "et")
+        keys = TRUTH_SUMMARY_KEYS
         parts = [f"{k}={tr[tr['target'] == k]['median'].iloc[0]:.2f}" for k in keys if (tr["target"] == k).any()]
         lines.append("against the hidden truth (monthly r): " + " ".join(parts))
     c = constants.set_index("constant")
@@ -435,6 +497,24 @@ def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> 
             s += f" (truth {c.loc[k, 'truth']:.4g})"
         parts.append(s)
     lines.append("constants: " + ("; ".join(parts) or f"none; {no_constants_text(info)}"))
+    for name in dict.fromkeys(products["source"]):
+        p = products[(products["source"] == name) & (products["metric"] == "r")]
+        parts = []
+        for ref, view, label in (("obs", None, "against observations (headline view) r"), ("truth", "monthly", None)):
+            sub = p[p["reference"] == ref]
+            if view is None:
+                got = [
+                    f"{k}={sub[(sub.target == k) & (sub.view == v)]['median'].iloc[0]:.2f}"
+                    for k, v in HEADLINE_VIEW.items()
+                    if ((sub.target == k) & (sub.view == v)).any()
+                ]
+            else:
+                label = "against the hidden truth (monthly r)"
+                tr = sub[sub.view == view].set_index("target")["median"]
+                got = [f"{k}={tr[k]:.2f}" for k in TRUTH_SUMMARY_KEYS if k in tr.index]
+            if got:
+                parts.append(f"{label}: {' '.join(got)}")
+        lines.append(f"--compare {name}: " + ("; ".join(parts) or "no variable to score"))
     intro, skipped = not_evaluated_text(info)
     if skipped:
         lines += [intro, *(f"  - {s}" for s in skipped)]
@@ -463,6 +543,15 @@ def _markdown(summary, const_df, rd, n_test, nf, days, info: dict) -> str:
     truth_md = markdown_table(summary, "truth")
     if truth_md:
         parts += ["## Against the hidden truth (twin world)\n", truth_md]
+    comparison = comparison_frame(summary)
+    if not comparison.empty:
+        listed = ", ".join(f"`{n}` = `{p}`" for n, p in info.get("compare", {}).items())
+        parts += [
+            "## Other products (`--compare`)\n",
+            f"{listed}. Scored on the same test cells, months and views as the model (a product has one "
+            "value; the model's entry is the median [min, max] across folds).\n",
+            _frame_markdown(comparison),
+        ]
     parts += [
         "## Learned global constants\n",
         constants_markdown(const_df) if not const_df.empty else f"None: {no_constants_text(info)}.\n",
@@ -471,6 +560,12 @@ def _markdown(summary, const_df, rd, n_test, nf, days, info: dict) -> str:
     if skipped:
         parts += ["## Not evaluated\n", intro + "\n", "\n".join(f"- {s}" for s in skipped) + "\n"]
     return "\n".join(parts)
+
+
+def _frame_markdown(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+    return head + "\n".join("| " + " | ".join(str(r[c]) for c in cols) + " |" for _, r in df.iterrows()) + "\n"
 
 
 def constants_markdown(const_df: pd.DataFrame) -> str:
@@ -483,7 +578,23 @@ def constants_markdown(const_df: pd.DataFrame) -> str:
     return head + "\n".join(body) + "\n"
 
 
-def _monthly_dataset(monthly, obs, obs_cue, truth_monthly, truth_static, test, lat, lon, area, folds, attrs):
+def _product_stack(values: dict[str, dict[str, np.ndarray]], dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
+    """name -> key -> array  ->  ``product_KEY`` (product, *dims), NaN for a product without KEY."""
+    names = list(values)
+    keys = [k for k in OUTPUT_KEYS if any(k in v for v in values.values())]
+    out = {}
+    for k in keys:
+        shape = next(v[k].shape for v in values.values() if k in v)
+        arr = np.stack([values[n].get(k, np.full(shape, np.nan)) for n in names]).astype(np.float32)
+        out[f"product_{k}"] = xr.DataArray(
+            arr, dims=("product", *dims), coords={"product": names}, attrs={"long_name": f"{k} of other products"}
+        )
+    return out
+
+
+def _monthly_dataset(
+    monthly, obs, obs_cue, truth_monthly, truth_static, test, lat, lon, area, folds, attrs, products=None
+):
     dims3, dims2 = ("fold", "month", "cell"), ("month", "cell")
     v: dict[str, xr.DataArray] = {}
     for k, a in monthly.values.items():
@@ -500,6 +611,7 @@ def _monthly_dataset(monthly, obs, obs_cue, truth_monthly, truth_static, test, l
         v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims=dims2)
     for k, a in truth_static.items():
         v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims="cell")
+    v.update(_product_stack(products or {}, dims2))
     coords = {
         "fold": ("fold", np.asarray(folds)),
         "month": ("month", monthly.months),
@@ -563,8 +675,36 @@ def _maps_dataset(means, cells, lat, lon, ii, jj, truth, ds, days, folds, test, 
     return out
 
 
+def _regional_means(values: np.ndarray, reg: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(months, cells) -> (regions, months) area-weighted means over the cells with data."""
+    ok = np.isfinite(values)
+    vw = np.where(ok, values, 0.0) * w
+    ww = ok * w
+    a = np.full((len(REGIONS), values.shape[0]), np.nan)
+    for r in range(1, len(REGIONS) + 1):
+        sel = reg == r
+        if sel.any():
+            den = ww[:, sel].sum(axis=1)
+            a[r - 1] = np.where(den > 0, vw[:, sel].sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
+    return a
+
+
 def _regional_dataset(
-    regional, obs_regional, obs_weight, truth, ds, days, months, ii, jj, cells, regions_all, area_all, folds, attrs
+    regional,
+    obs_regional,
+    obs_weight,
+    truth,
+    ds,
+    days,
+    months,
+    ii,
+    jj,
+    cells,
+    regions_all,
+    area_all,
+    folds,
+    attrs,
+    products=None,
 ):
     m = regional.means()
     v: dict[str, xr.DataArray] = {}
@@ -589,6 +729,11 @@ def _regional_dataset(
                 if sel.any():
                     a[r - 1] = (mm[:, sel] * w[sel]).sum(axis=1) / w[sel].sum()
             v[f"truth_{k}"] = xr.DataArray(a.astype(np.float32), dims=("region", "month"))
+    regional_products = {
+        name: {k: _regional_means(a, regions_all[cells], area_all[cells]) for k, a in values.items()}
+        for name, values in (products or {}).items()
+    }
+    v.update(_product_stack(regional_products, ("region", "month")))
     n_cells = np.array([(regions_all[cells] == r).sum() for r in range(1, len(REGIONS) + 1)])
     coords = {
         "fold": ("fold", np.asarray(folds)),
@@ -643,6 +788,7 @@ def run(args) -> int:
         threads=args.threads,
         progress=not args.quiet,
         simulations=args.simulations,
+        compare=parse_compare(args.compare),
     )
     return 0
 
@@ -669,6 +815,13 @@ def register(sub) -> None:
         default=None,
         help="daily store from 'h2cm predict' (with per-fold values) "
         "to read instead of simulating again; must cover the cells and period",
+    )
+    p.add_argument(
+        "--compare",
+        action="append",
+        metavar="NAME=PATH",
+        help="another simulation product to score beside the model (repeatable; PATH#GROUP for a group, "
+        "e.g. world.zarr#products/process_ensemble)",
     )
     p.add_argument("--batch-cells", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)

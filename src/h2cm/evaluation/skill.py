@@ -7,6 +7,9 @@ Arrays: model ``(folds, months, cells)``, reference ``(months, cells)``, cell ar
   averaged over cells with area weights, then each :data:`views.VIEWS` is taken and compared;
 - :func:`cell_skill`: per-cell metrics of the ensemble median (maps);
 - :func:`spatial_skill`: for static quantities (CUE, learned static parameters): across cells.
+
+Other products (``h2cm evaluate --compare``) are scored by the same functions as a one-member
+ensemble; their rows carry the product's name in the ``source`` column (``model`` for the run).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ CONSTRAINT_OUTPUT: dict[str, str] = {
     "nee_anomaly": "nee",
     "cue": "cue",
 }
+MODEL_SOURCE = "model"  # the ``source`` of the run's own rows; --compare products use their names
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    *("reference", "target", "view", "metric"),
+    *("median", "min", "max", "n_folds", "source"),
+)
 # the view each constraint's loss term uses (MODEL_SPEC section 6): the headline of the summary
 HEADLINE_VIEW: dict[str, str] = {
     "tws": "monthly",  # anomalies (each cell's mean removed), compared month by month
@@ -84,8 +92,10 @@ def model_cue(npp_mean, gpp_mean) -> np.ndarray:
     return np.where(gpp_mean < 0.1, 0.5, npp_mean / np.where(gpp_mean < 0.1, 1.0, gpp_mean))
 
 
-def rows(reference: str, target: str, skill: dict, folds) -> list[dict]:
-    """Long-format rows (reference, target, view, metric, fold, value) of a global skill result."""
+def rows(reference: str, target: str, skill: dict, folds, source: str = MODEL_SOURCE) -> list[dict]:
+    """Long-format rows (reference, target, view, metric, fold, value, source) of a global skill
+    result. ``source``: ``model`` (the run's fold ensemble) or a product's name (``--compare``),
+    whose one value has no fold (``folds=[None]``)."""
     out = []
     items = skill.items() if isinstance(next(iter(skill.values())), dict) else [("spatial", skill)]
     for v, metrics in items:
@@ -97,20 +107,53 @@ def rows(reference: str, target: str, skill: dict, folds) -> list[dict]:
                         "target": target,
                         "view": v,
                         "metric": metric,
-                        "fold": int(f),
+                        "fold": None if f is None else int(f),
                         "value": float(value),
+                        "source": source,
                     }
                 )
     return out
 
 
 def summarise(long: pd.DataFrame) -> pd.DataFrame:
-    """Median, min and max across folds of every (reference, target, view, metric)."""
+    """Median, min and max across folds of every (reference, target, view, metric, source); a
+    product (one value, no folds) has median = min = max and ``n_folds`` 1."""
+    if "source" not in long:
+        long = long.assign(source=MODEL_SOURCE)
     if long.empty:
-        return pd.DataFrame(columns=["reference", "target", "view", "metric", "median", "min", "max", "n_folds"])
-    g = long.groupby(["reference", "target", "view", "metric"], sort=False)["value"]
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    g = long.groupby(["reference", "target", "view", "metric", "source"], sort=False)["value"]
     out = g.agg(median="median", min="min", max="max", n_folds="count").reset_index()
-    return out
+    return out[list(SUMMARY_COLUMNS)]
+
+
+def model_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the run's own models (not of ``--compare`` products)."""
+    return summary[summary["source"] == MODEL_SOURCE] if "source" in summary else summary
+
+
+def comparison_frame(summary: pd.DataFrame) -> pd.DataFrame:
+    """Model beside every ``--compare`` product: for each (reference, target, view) that a product
+    was scored on, the model's row (``median [min, max]`` across folds) and each product's value."""
+    if "source" not in summary:
+        return pd.DataFrame()
+    products = summary[summary["source"] != MODEL_SOURCE]
+    recs = []
+    for (ref, target, v), _ in products.groupby(["reference", "target", "view"], sort=False):
+        sub = summary[(summary["reference"] == ref) & (summary["target"] == target) & (summary["view"] == v)]
+        for src, grp in sub.groupby("source", sort=False):
+            rec = {"reference": ref, "target": target, "view": v, "source": src}
+            for metric in METRICS:
+                r = grp[grp["metric"] == metric]
+                if r.empty:
+                    rec[metric] = ""
+                elif src == MODEL_SOURCE:
+                    r = r.iloc[0]
+                    rec[metric] = f"{fmt(r['median'])} [{fmt(r['min'])}, {fmt(r['max'])}]"
+                else:
+                    rec[metric] = fmt(float(r["median"].iloc[0]))
+            recs.append(rec)
+    return pd.DataFrame(recs)
 
 
 def fmt(x: float) -> str:
@@ -123,7 +166,9 @@ def fmt(x: float) -> str:
 
 
 def markdown_table(summary: pd.DataFrame, reference: str) -> str:
-    """Rows target / view, columns metrics, cells ``median [min, max]`` across folds."""
+    """Rows target / view, columns metrics, cells ``median [min, max]`` across folds (the
+    model's rows only)."""
+    summary = model_rows(summary)
     sub = summary[summary["reference"] == reference]
     if sub.empty:
         return ""

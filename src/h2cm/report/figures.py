@@ -29,6 +29,7 @@ DPI = 90
 MODEL_COLOUR = "#1f5fa8"
 OBS_COLOUR = "#222222"
 TRUTH_COLOUR = "#d9480f"
+PRODUCT_COLOURS = ("#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#5c940d", "#a61e4d")  # --compare products
 VIEW_COLOURS = {"monthly": "#1f5fa8", "msc": "#5fa83a", "anomaly": "#c2410c", "spatial": "#7c3aed"}
 MONTH_LETTERS = list("JFMAMJJASOND")
 DAYS_PER_YEAR = 365.25
@@ -348,7 +349,9 @@ def constants_figure(constants: pd.DataFrame, out_dir: Path):
 
 
 def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, pd.DataFrame]:
-    """Mean seasonal cycles of GPP, TER and NEE per TransCom region, and r / R2 tables."""
+    """Mean seasonal cycles of GPP, TER and NEE per TransCom region (model, observations, truth and
+    every ``--compare`` product: the paper's comparison with FLUXCOM-X-BASE and TRENDY), and the
+    r / R2 of the model's and each product's cycle against each reference (column ``source``)."""
     from ..evaluation.metrics import r_squared
 
     months = pd.DatetimeIndex(regional["month"].values)
@@ -356,7 +359,9 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
     keys = [k for k in ("gpp", "ter", "nee") if f"model_{k}" in regional]
     if not keep or not keys:
         return None, pd.DataFrame()
-    fig, axes = plt.subplots(len(keep), len(keys), figsize=(11, 2.0 * len(keep) + 0.8), squeeze=False)
+    products = [str(p) for p in regional["product"].values] if "product" in regional.coords else []
+    height = 2.0 * len(keep) + 1.0  # inches: panels, a title line and a legend line
+    fig, axes = plt.subplots(len(keep), len(keys), figsize=(11, height), squeeze=False)
     recs = []
     for row, i in enumerate(keep):
         code = str(regional["region"].values[i])
@@ -369,6 +374,14 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
             x = np.arange(1, 13)
             ax.fill_between(x, lo, hi, color=MODEL_COLOUR, alpha=0.25, lw=0)
             ax.plot(x, med, color=MODEL_COLOUR, lw=1.4, label="model")
+            cycles = {"model": med}
+            for j, p in enumerate(products):
+                if f"product_{k}" in regional:
+                    series = regional[f"product_{k}"].sel(product=p).values[i]
+                    if np.isfinite(series).any():
+                        cycles[p] = msc(series, months)
+                        colour = PRODUCT_COLOURS[j % len(PRODUCT_COLOURS)]
+                        ax.plot(x, cycles[p], color=colour, lw=1.1, ls="-.", label=p)
             for ref, colour in (("obs", OBS_COLOUR), ("truth", TRUTH_COLOUR)):
                 if f"{ref}_{k}" in regional:
                     series = regional[f"{ref}_{k}"].values[i]
@@ -376,16 +389,18 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
                         continue
                     ref_msc = msc(series, months)
                     ax.plot(x, ref_msc, color=colour, lw=1.2, ls="--" if ref == "truth" else "-", label=ref)
-                    recs.append(
-                        {
-                            "region": code,
-                            "name": name,
-                            "flux": k,
-                            "reference": ref,
-                            "r": float(pearson_r(med, ref_msc, axis=0)),
-                            "R2": float(r_squared(med, ref_msc, axis=0)),
-                        }
-                    )
+                    for source, cycle in cycles.items():
+                        recs.append(
+                            {
+                                "region": code,
+                                "name": name,
+                                "flux": k,
+                                "source": source,
+                                "reference": ref,
+                                "r": float(pearson_r(cycle, ref_msc, axis=0)),
+                                "R2": float(r_squared(cycle, ref_msc, axis=0)),
+                            }
+                        )
             ax.set_xticks(x, MONTH_LETTERS, fontsize=7)
             ax.tick_params(labelsize=7)
             if row == 0:
@@ -396,9 +411,18 @@ def regional_cycles(regional: xr.Dataset, out_dir: Path) -> tuple[Path | None, p
     for ax in axes.ravel():
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
-    fig.suptitle("Mean seasonal cycles per TransCom land region (model: median and [min, max] across folds)")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.legend(list(handles.values()), list(handles.keys()), loc="upper right", fontsize=8, ncol=len(handles))
+    title = "Mean seasonal cycles per TransCom land region (model: median and [min, max] across folds)"
+    fig.suptitle(title + ("; other products dash-dotted" if products else ""), y=1 - 0.05 / height)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))  # the suptitle is kept clear by tight_layout
+    fig.legend(
+        list(handles.values()),
+        list(handles.keys()),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1 - 0.3 / height),
+        fontsize=8,
+        ncol=len(handles),
+        frameon=False,
+    )
     return _save(fig, out_dir / "regional_msc.png"), pd.DataFrame(recs)
 
 

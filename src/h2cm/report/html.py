@@ -28,7 +28,7 @@ from ..evaluation.coverage import no_constants_text, not_evaluated_text
 from ..evaluation.diagnostics import DIAGNOSTICS, diagnostic_outputs
 from ..evaluation.metrics import METRIC_LABELS, METRICS
 from ..evaluation.rundir import RunDir
-from ..evaluation.skill import HEADLINE_VIEW, fmt
+from ..evaluation.skill import HEADLINE_VIEW, comparison_frame, fmt, model_rows
 from ..evaluation.views import VIEW_LABELS
 from . import figures, probe_figures
 
@@ -190,6 +190,8 @@ def build_report(run, out=None, evaluation=None, cube=None, cell=None, progress:
 def _build(rd: RunDir, folder: Path, out: Path) -> str:
     info = json.loads((folder / "summary.json").read_text())
     summary = pd.read_csv(folder / "metrics_summary.csv")
+    comparison = comparison_frame(summary)  # --compare products beside the model
+    summary = model_rows(summary)
     constants = pd.read_csv(folder / "constants.csv")
     with (
         xr.open_dataset(folder / "monthly_test.nc") as monthly,
@@ -282,8 +284,19 @@ def _build(rd: RunDir, folder: Path, out: Path) -> str:
     body = _figure(rf, "Mean seasonal cycles of GPP, TER and NEE per TransCom region (Fig. 6)")
     body += _note(info, "Regional cycles", ("gpp", "ter", "nee"))
     if not rtab.empty:
-        body += "<p>Agreement of the model's median seasonal cycle with the reference, per region:</p>"
-        body += _table(rtab, left=("region", "name", "flux", "reference"))
+        body += (
+            "<p>Agreement of the model's median seasonal cycle (and each other product's) with the reference, "
+            "per region:</p>"
+        )
+        body += _table(rtab, left=("region", "name", "flux", "source", "reference"))
+    if not comparison.empty:
+        body += (
+            "<h3>Other products (--compare)</h3><p>"
+            + html.escape(", ".join(f"{n} = {p}" for n, p in info.get("compare", {}).items()))
+            + ": scored on the same test cells, months and views as the model (a product has one value; the "
+            "model's entry is the median [min, max] across folds).</p>"
+            + _table(comparison, left=("reference", "target", "view", "source"))
+        )
     counts = pd.DataFrame(
         {
             "region": regional["region"].values,

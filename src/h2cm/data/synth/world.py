@@ -3,7 +3,8 @@
 The world is written block by block (bands of 5 grid rows, grouped to about ``block_cells``
 cells) into a temporary zarr store created from a lazy template, so memory is bounded by one
 block even for the global world. The finished store is checked with :func:`check_cube`, then
-renamed into place (or converted to NetCDF when ``out`` ends in ``.nc``).
+renamed into place (or converted to NetCDF when ``out`` ends in ``.nc``). Two comparison products
+(``products/process_ensemble``, ``products/data_driven``) are made alongside: :mod:`.products`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..cube import (
 )
 from ..geography import Geography, load_geography
 from .observe import INVERSIONS, NOISE, grace_missing_months, inversion, monthly_means, observe, observed_keys
+from .products import PRODUCT_GROUPS, WorldProducts
 from .truth import TRUTH_CONSTANTS, TruthStatic, run_truth
 from .weather import CellClimate, LargeScale, annual_mean_temperature, generate_weather, smooth_field
 
@@ -247,7 +249,8 @@ def make_twin_world(
     progress: bool | None = None,
 ) -> Path:
     """Generate a twin world and write it to ``out`` (zarr, or NetCDF for ``.nc``); returns the
-    path. The hidden truth goes into the group ``truth`` of the same store."""
+    path. The hidden truth goes into the group ``truth`` of the same store, the comparison
+    products into ``products/process_ensemble`` and ``products/data_driven``."""
     if size not in SIZES:
         raise ValueError(f"unknown world size {size!r}; expected one of {', '.join(SIZES)}")
     spec = SIZES[size]
@@ -278,6 +281,7 @@ def make_twin_world(
         spec, seed, time, months, lat, lon, mask, static, area, truth_keys, truth_static, obs_keys
     )
 
+    products = WorldProducts(size, seed, time, months, lat, mask, feats)
     large = LargeScale.generate(len(time), seed)
     grace_missing = grace_missing_months(months, seed)
     final = out if not is_netcdf(out) else out.with_suffix(".zarr")
@@ -289,6 +293,8 @@ def make_twin_world(
     try:
         _write_template(cube_t, tmp, None)
         _write_template(truth_t, tmp, TRUTH_GROUP)
+        for group, template in products.templates(cube_t["lat"], cube_t["lon"]).items():
+            _write_template(template, tmp, group)
         root = zarr.open_group(str(tmp), mode="r+", zarr_format=3)
         troot = root[TRUTH_GROUP]
         for b, (r0, r1) in enumerate(tqdm(blocks, desc=f"twin world {size}", unit="block", disable=not show)):
@@ -319,7 +325,9 @@ def make_twin_world(
             root["cue"][r0:r1, :] = _scatter(obs["cue"][None], br, bc, shape)[0]
             for k in truth_keys:
                 troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
+            products.add_block(root, r0, r1, br, bc, weather, truth, obs, truth_static)
             del weather, truth, obs
+        products.finish(root)
         rng = np.random.default_rng([seed, 6])
         for k in (k for k in INVERSIONS if k in obs_keys):
             root[k][:] = inversion(nee_grid, mask, lat, months, INVERSIONS[k], rng, wrap=len(lon) == 360)
@@ -337,13 +345,16 @@ def make_twin_world(
 
 
 def _to_netcdf(store: Path, out: Path) -> None:
-    """Stream a finished zarr world into one NetCDF file (cube + group ``truth``), atomically."""
+    """Stream a finished zarr world into one NetCDF file (cube + groups ``truth`` and
+    ``products/*``), atomically."""
     tmp = temporary_path(out)
     try:
         cube = open_cube(store)
         write_dataset(cube, tmp)
         truth = xr.open_zarr(store, group=TRUTH_GROUP, consolidated=False)
         write_dataset(truth, tmp, group=TRUTH_GROUP, mode="a")
+        for group in PRODUCT_GROUPS:
+            write_dataset(xr.open_zarr(store, group=group, consolidated=False), tmp, group=group, mode="a")
         commit_path(tmp, out)
     except BaseException:
         remove_path(tmp)
