@@ -52,3 +52,29 @@ def test_compile_day_falls_back_to_eager_with_a_warning_when_the_compiler_fails(
     model.set_normalization(*toy_model_statistics(forcing, static))
     with torch.no_grad():
         assert torch.isfinite(model(forcing, static, outputs="loss").outputs["gpp"]).all()
+
+
+def test_compiled_constant_model_equals_eager():
+    # the constant-parameter baseline compiles its blocks of days the same way (3-day blocks, 1-day remainder)
+    from h2cm.baselines import ConstantModel
+
+    torch.manual_seed(0)
+    forcing, static = toy_inputs(10, 5, seed=2)
+    model = ConstantModel(n_static=static.shape[1])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+
+    def run():
+        model.zero_grad()
+        sim = model(forcing, static, outputs="loss", chunk_days=None)
+        (sim.outputs["gpp"].mean() + sim.outputs["nee"].square().mean() + sim.outputs["tws"].mean()).backward()
+        return {k: v.detach() for k, v in sim.outputs.items()}, {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    eager_out, eager_grad = run()
+    assert model.compile_day(True, block_days=3)
+    compiled_out, compiled_grad = run()
+    for key, value in eager_out.items():
+        assert torch.allclose(compiled_out[key], value, rtol=1e-5, atol=1e-5 * (1 + value.abs().max().item())), key
+    for name, g in eager_grad.items():
+        assert torch.allclose(compiled_grad[name], g, rtol=1e-4, atol=1e-4 * g.abs().max().item() + 1e-12), name

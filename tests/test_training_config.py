@@ -28,10 +28,16 @@ def test_paper_preset_has_the_spec_values():
 
 def test_demo_preset_keeps_the_paper_training_rules():
     demo, paper = load_config("demo"), load_config("paper")
-    assert demo.optimizer == paper.optimizer
+    assert (demo.optimizer.name, demo.optimizer.weight_decay) == (paper.optimizer.name, paper.optimizer.weight_decay)
     assert demo.train.grad_clip_value == paper.train.grad_clip_value
-    assert demo.network == paper.network
+    assert demo.network == paper.network and demo.data.constraints == paper.data.constraints
+    assert demo.split == paper.split
     assert demo.train.epochs < paper.train.epochs
+    # the short-budget settings of the demo (docs/training.md): trained on the OCO-2 and GRACE years
+    assert (demo.data.start, demo.data.end) == ("2015-01-01", "2017-12-31")
+    assert (demo.optimizer.lr, demo.scheduler.name, demo.train.spinup_refresh) == (0.01, "cosine", 4)
+    # every key of the preset file is spelled out
+    assert yaml.safe_load(preset_path("demo").read_text()).keys() == RunConfig().to_dict().keys()
 
 
 def test_unknown_keys_and_bad_values_are_reported_by_dotted_key():

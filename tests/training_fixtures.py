@@ -22,6 +22,15 @@ TINY_OVERRIDES = [
     "train.chunk_days=60",
     "threads=1",
     "progress=false",
+    "train.compile=false",  # compiling takes a minute; tests/test_compiled.py covers it
+    # the paper's schedule and a validation every epoch (the demo preset's time-to-skill settings
+    # have their own tests in test_training_trainer.py)
+    "optimizer.lr=0.005",
+    "scheduler.name=step",
+    "scheduler.warmup_steps=0",
+    "train.spinup_refresh=1",
+    "train.validate_every=1",
+    "train.initial_validation=true",
 ]
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import physics
-from .model import H2CM, ModelState, Simulation, _collect, initial_model_state, resolve_outputs
+from .model import H2CM, ModelState, Simulation, _collect, _compile_blocks, initial_model_state, resolve_outputs
 from .networks import NETWORK_OUTPUTS, GlobalConstants
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
@@ -109,24 +109,43 @@ class ConstantModel(_Normalised):
 
     def _run(self, forcing, sp: StaticParams, code, k: Constants, state: ModelState, keys, chunk_days):
         """Same contract as :meth:`H2CM._run`: returns ((days, n_keys, cells) outputs, final state).
-        ``code`` is empty and ``chunk_days`` unused: this model's graph is small enough to keep whole."""
+        ``code`` is empty and ``chunk_days`` unused: this model's graph is small enough to keep whole.
+        Compiled (:meth:`compile_day`): blocks of days per compiled call, as the hybrid model."""
         days, batch = forcing.shape[0], forcing.shape[1]
         phys = DayForcing(*(forcing[..., _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
         terms = physics.forcing_terms(phys, k)
-        p = self.daily_parameters()
-        params = DailyParams(*(v.expand(batch) for v in p))
-        water = WaterState(state.swe, state.sm, state.gw)
+        params = DailyParams(*(v.expand(batch) for v in self.daily_parameters()))
+        carry = (state.swe, state.sm, state.gw, state.npp)
+        block = self.__dict__.get("_compiled_block")
+        n = self.__dict__["_block_days"] if block is not None else 1
+        step = block if block is not None else constant_days
         rows: list[Tensor] = []
-        npp = state.npp
-        terms_days = list(zip(*(t.unbind(0) for t in terms), strict=True))
-        for t in range(days):
-            water, fluxes = physics.day_step_terms(water, ForcingTerms(*terms_days[t]), params, sp, k)
-            npp = fluxes["npp"]
+        for piece in zip(*(t.split(n) for t in terms), strict=True):
+            carry, values = step(carry, ForcingTerms(*piece), params, sp, k, keys)
             if keys:
-                rows.append(torch.stack(_collect(keys, fluxes, params)))
-        out = torch.stack(rows) if rows else forcing.new_empty(days, 0, batch)
-        final = ModelState(water.swe, water.sm, water.gw, params.fapar, npp, state.h, state.c)
-        return out, final
+                rows.append(values)
+        out = torch.cat(rows) if rows else forcing.new_empty(days, 0, batch)
+        swe, sm, gw, npp = carry
+        return out, ModelState(swe, sm, gw, params.fapar, npp, state.h, state.c)
+
+    def compile_day(self, enabled: bool = True, block_days: int = 4, mode: str | None = None) -> bool:
+        """``torch.compile`` blocks of ``block_days`` days (:func:`constant_days`), as
+        :meth:`H2CM.compile_day`; returns whether compilation is active."""
+        return _compile_blocks(self, constant_days, enabled, block_days, mode)
+
+
+def constant_days(carry, terms: ForcingTerms, params: DailyParams, sp: StaticParams, k: Constants, keys):
+    """Consecutive days of the process model with fixed parameters; ``terms`` fields have the
+    days as leading dimension; carry = (swe, sm, gw, npp). Returns (carry, (days, n_keys, B) or None)."""
+    swe, sm, gw, npp = carry
+    water = WaterState(swe, sm, gw)
+    rows = []
+    for day in zip(*(t.unbind(0) for t in terms), strict=True):
+        water, fluxes = physics.day_step_terms(water, ForcingTerms(*day), params, sp, k)
+        npp = fluxes["npp"]
+        if keys:
+            rows.append(torch.stack(_collect(keys, fluxes, params)))
+    return (water.swe, water.sm, water.gw, npp), (torch.stack(rows) if keys else None)
 
 
 class LSTMBaseline(_Normalised):

@@ -280,28 +280,7 @@ class H2CM(nn.Module):
         block). If the compiler is unavailable the model stays eager. On CUDA,
         ``mode="reduce-overhead"`` also captures each block in a CUDA graph.
         """
-        self.__dict__.pop("_compiled_block", None)
-        if not enabled:
-            return False
-        if block_days < 1:
-            raise ValueError(f"block_days: expected a positive number of days, got {block_days}")
-        device = next(self.parameters()).device
-        try:
-            import torch._dynamo
-
-            _compiler_smoke_test(device)  # fails here, not in the middle of training, without a compiler
-            # grad on/off x first block (state without grad) x last block x output sets
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-            fn = torch.compile(hybrid_days, dynamic=False, fullgraph=True, mode=mode)
-        except Exception as err:  # noqa: BLE001 - any compiler failure: stay eager, say why
-            warnings.warn(
-                f"torch.compile is unavailable on {device.type} ({type(err).__name__}: {err}); running eagerly",
-                stacklevel=2,
-            )
-            return False
-        self.__dict__["_compiled_block"] = fn
-        self.__dict__["_block_days"] = int(block_days)
-        return True
+        return _compile_blocks(self, hybrid_days, enabled, block_days, mode)
 
     # --- the straightforward reference path --------------------------------------------------
 
@@ -374,6 +353,33 @@ class H2CM(nn.Module):
                 collected[key].append(fluxes[key] if key in fluxes else res[key])
         outs = {key: torch.stack(v) for key, v in collected.items()}
         return outs, ModelState(swe, sm, gw, fapar, npp, torch.stack(h), torch.stack(c))
+
+
+def _compile_blocks(model: nn.Module, fn, enabled: bool, block_days: int, mode: str | None) -> bool:
+    """Make ``model`` run its daily loop through ``torch.compile(fn)`` in blocks of ``block_days``
+    days (or eager again with ``enabled=False``); False, with a warning, without a compiler."""
+    model.__dict__.pop("_compiled_block", None)
+    if not enabled:
+        return False
+    if block_days < 1:
+        raise ValueError(f"block_days: expected a positive number of days, got {block_days}")
+    device = next(model.parameters()).device
+    try:
+        import torch._dynamo
+
+        _compiler_smoke_test(device)  # fails here, not in the middle of training, without a compiler
+        # grad on/off x first block (state without grad) x last block x output sets
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        compiled = torch.compile(fn, dynamic=False, fullgraph=True, mode=mode)
+    except Exception as err:  # noqa: BLE001 - any compiler failure: stay eager, say why
+        warnings.warn(
+            f"torch.compile is unavailable on {device.type} ({type(err).__name__}: {err}); running eagerly",
+            stacklevel=3,
+        )
+        return False
+    model.__dict__["_compiled_block"] = compiled
+    model.__dict__["_block_days"] = int(block_days)
+    return True
 
 
 def _compiler_smoke_test(device) -> None:

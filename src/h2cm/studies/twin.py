@@ -67,6 +67,7 @@ SIZE_OVERRIDES: dict[str, list[str]] = {
         "data.max_train_cells=32",
         "data.start=2016-01-01",
         "data.end=2017-12-31",
+        "train.compile=false",
     ],
     "demo": [],
 }
