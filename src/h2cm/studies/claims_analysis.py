@@ -356,3 +356,33 @@ def best_of(rows: Sequence[Mapping[str, object]], **match) -> float:
         if all(row.get(k) == v for k, v in match.items()):
             return float(row["r"])  # type: ignore[arg-type]
     return math.nan
+
+
+def pulse_signal_rows(
+    signal: Mapping[str, np.ndarray],
+    prec: np.ndarray,
+    tair: np.ndarray,
+    days: pd.DatetimeIndex,
+    months,
+    error_sd: float,
+) -> list[dict[str, object]]:
+    """Is the rain pulse visible in monthly NEE? From the truth run with and without its pulse
+    (:func:`~h2cm.studies.claims_sim.pulse_signal`): the Rh ratio of each, and the pulse's share
+    of monthly NEE in the months of the events against the OCO-2-like error of one cell-month."""
+    events = rain_events(prec, tair)
+    if not events:
+        return []
+    diff = signal["nee"] - signal["nee_no_pulse"]
+    mpos = pd.DatetimeIndex(months).get_indexer(pd.DatetimeIndex(days).to_period("M").to_timestamp())
+    in_events = np.array([diff[mpos[d], j] for d, j in events])
+    return [
+        {
+            "truth": name,
+            "events": len(events),
+            "rh_ratio": pulse_ratio(signal[key], events),
+            "pulse_nee_event_months": float(np.mean(in_events)) if key == "rh" else 0.0,
+            "pulse_nee_p90": float(np.percentile(in_events, 90)) if key == "rh" else 0.0,
+            "oco2_error_sd": error_sd,
+        }
+        for name, key in (("with the pulse", "rh"), ("without the pulse", "rh_no_pulse"))
+    ]

@@ -155,9 +155,10 @@ def write_report(
     series["observations"] = {k: obs.all[k] for k in ("nee", "gpp") if k in obs.all}
     for name, sims in models.items():
         series[name] = {k: sims.all_monthly[k] for k in ("nee", "gpp", "ter") if k in sims.all_monthly}
-    from .claims_compare import compare_series
+    from .claims_compare import compare_series, study_products
 
-    series.update(compare_series(compare or {}, cube, first))
+    products = study_products(cube, compare)
+    series.update(compare_series(products, cube, first))
     cycles = ca.regional_cycles(series, obs.area, regions, wm)
     regional = ca.regional_table(cycles, "truth") + ca.regional_table(
         {r: {k: v for k, v in d.items() if k != "truth"} for r, d in cycles.items()}, "observations"
@@ -185,6 +186,19 @@ def write_report(
         )
     else:
         light, release = [], []
+    from ..data.synth.observe import INVERSIONS
+    from .claims_sim import pulse_signal
+
+    oco2 = INVERSIONS["nee"]
+    signal = pulse_signal(cube, first.cells, window)
+    pulse_signal_table = ca.pulse_signal_rows(
+        signal,
+        obs.daily["prec"],
+        obs.daily["tair"],
+        first.window_days,
+        wm,
+        float(np.hypot(oco2.error_sd, oco2.white_sd)),
+    )
     means = {"truth": truth.all_means, **{n: s.all_means for n, s in models.items()}}
     efficiency = ca.efficiency_rows(means, obs.prec_mean)
     prior = {"q10": 1.5, "beta_co2": 0.0015}
@@ -199,6 +213,7 @@ def write_report(
         "fluxes.csv": fluxes,
         "regional.csv": regional,
         "pulses.csv": pulses,
+        "pulse_signal.csv": pulse_signal_table,
         "light.csv": light,
         "release.csv": release,
         "efficiency.csv": efficiency,
@@ -232,6 +247,7 @@ def write_report(
         "train_period": [cfg0.data.start, cfg0.data.end] if cfg0 is not None else None,
         "window": list(window),
         "training": {k: _training_of(c) for k, c in configs.items()},
+        "products": products,
         "acceptance": accept,
         "figures": {k: str(v.relative_to(out)) if v else None for k, v in figures.items()},
     }

@@ -243,3 +243,23 @@ def observations(cube: str | Path, like: Sims) -> Observations:
         lon=every.lon,
         area=every.cell_area.numpy().astype(np.float64),
     )
+
+
+def pulse_signal(cube: str | Path, cells: np.ndarray, window: tuple[str, str]) -> dict[str, np.ndarray]:
+    """How much of monthly NEE the truth's rain pulse is: the truth run again at ``cells`` over
+    ``window`` (spin-up over the window) with and without the pulse (``pulse_kick=0``); returns
+    ``{"nee": with, "nee_no_pulse": without}`` as monthly means (window months, cells) and the
+    daily Rh of both (``rh``, ``rh_no_pulse``)."""
+    from ..data.synth.truth import TruthStatic, run_truth
+    from ..schema import FORCING_KEYS
+
+    ds = open_cube(cube, dask=False)
+    data = load_cells(ds, cells, window)
+    forcing = {k: data.forcing[..., i].numpy() for i, k in enumerate(FORCING_KEYS)}
+    static = TruthStatic.from_features({name: data.static[:, i].numpy() for i, name in enumerate(data.features)})
+    runs = {"": run_truth(forcing, static), "_no_pulse": run_truth(forcing, static, pulse_kick=0.0)}
+    out = {}
+    for suffix, truth in runs.items():
+        out[f"nee{suffix}"] = to_monthly(truth["nee"].astype(np.float64), data)
+        out[f"rh{suffix}"] = truth["rh"].astype(np.float64)
+    return out

@@ -40,11 +40,15 @@ def _claims(t: Mapping[str, list], seed: int) -> list[dict[str, str]]:
         }
     ]
     parts = []
+    products = sorted(
+        {str(x["source"]) for x in rg if "(seed" not in str(x["source"]) and x["source"] != "observations"}
+    )
     for code in ("SATr", "SAfr"):
         vals = {
             m: _get(rg, "r2", region=code, source=f"{m} (seed {seed})", variable="nee", reference="truth")
             for m in ("hybrid", "lstm", "constant")
         }
+        vals.update({p: _get(rg, "r2", region=code, source=p, variable="nee", reference="truth") for p in products})
         parts.append(f"{REGION_NAMES[code]} NEE R2 " + ", ".join(f"{m} {fmt(v)}" for m, v in vals.items()))
     rows.append(
         {
@@ -203,6 +207,18 @@ def results_markdown(summary, tables, regions, n_test: int, seeds: Sequence[int]
         "![rain pulse](figures/rain_pulse.png)",
         "",
         markdown_table(tables["pulses.csv"], ("cells", "source", "events", "rh_ratio", "nee_rise", "r_window")),
+        "",
+        "Is the pulse visible in the monthly NEE the models are trained on? The truth run again over the same "
+        "cells and years without its pulse (`pulse_kick = 0`; moisture-limited respiration kept): its Rh ratio, and "
+        "what the pulse adds to monthly NEE in the months of the events (mean, 90th percentile, gC m-2 d-1), against "
+        "the error of one cell-month of the OCO-2-like product:",
+        "",
+        markdown_table(
+            tables["pulse_signal.csv"],
+            ("truth", "events", "rh_ratio", "pulse_nee_event_months", "pulse_nee_p90", "oco2_error_sd"),
+        )
+        if tables["pulse_signal.csv"]
+        else "(no events)",
         "",
         "## Southern Africa: light limitation and the dry-season-end release",
         "",

@@ -82,6 +82,7 @@ def daily_parameters(
     mem: Memory,
     st: TruthStatic,
     beta_co2: float,
+    pulse_kick: float = PULSE_KICK,
 ) -> tuple[DailyParams, Memory]:
     """Today's truth parameters from today's forcing and yesterday's states."""
     tc = f.tair - 273.15
@@ -93,7 +94,7 @@ def daily_parameters(
     rn_mean = mem.rn_mean + (f.rn - mem.rn_mean) / 365.0
     p_smooth = mem.p_smooth + (f.prec - mem.p_smooth) / 10.0
     trigger = (f.prec > 5.0) & (mem.dry_days >= 10.0)
-    kick = PULSE_KICK * torch.clamp(mem.dry_days / 30.0, max=1.0) * (0.2 + npp_mean)
+    kick = pulse_kick * torch.clamp(mem.dry_days / 30.0, max=1.0) * (0.2 + npp_mean)
     pulse = mem.pulse * float(np.exp(-0.25)) + torch.where(trigger, kick, torch.zeros_like(kick))
     dry_days = torch.where(f.prec > 2.0, torch.zeros_like(mem.dry_days), mem.dry_days + 1.0)
 
@@ -131,12 +132,14 @@ def run_truth(
     static: TruthStatic,
     spinup: bool = True,
     dtype=torch.float64,
+    pulse_kick: float = PULSE_KICK,
 ) -> dict[str, np.ndarray]:
     """Run the truth day by day for all cells at once (no gradients).
 
-    forcing: ``rn prec tair vpd co2`` as (days, cells). Like the model (MODEL_SPEC section 4),
+    forcing: ``rn prec tair vpd co2`` as (days, cells). Like the model (docs/model.md, spin-up),
     the whole period is run once from the initial state as spin-up and its final states start
     the recorded run. Returns every key of ``schema.OUTPUT_KEYS`` as (days, cells) float32.
+    ``pulse_kick``: the rain pulse's size (0: a counterfactual truth without the Birch effect).
     """
     f = {k: torch.as_tensor(forcing[k], dtype=dtype) for k in FORCING_KEYS}
     n_days, n = f["tair"].shape
@@ -159,21 +162,21 @@ def run_truth(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-day ops are small: extra threads only add synchronisation cost
     try:
-        _loop(f, state, fapar, npp, mem, static, sp, const, out, spinup)
+        _loop(f, state, fapar, npp, mem, static, sp, const, out, spinup, pulse_kick)
     finally:
         torch.set_num_threads(threads)
     arr = out.numpy()
     return {k: arr[:, i, :] for i, k in enumerate(OUTPUT_KEYS)}
 
 
-def _loop(f, state, fapar, npp, mem, static, sp, const, out, spinup) -> None:
+def _loop(f, state, fapar, npp, mem, static, sp, const, out, spinup, pulse_kick=PULSE_KICK) -> None:
     n_days = out.shape[0]
     beta_co2 = TRUTH_CONSTANTS["beta_co2"]
     with torch.no_grad():
         for record in [False, True] if spinup else [True]:
             for t in range(n_days):
                 day = DayForcing(f["rn"][t], f["prec"][t], f["tair"][t], f["co2"][t])
-                params, mem = daily_parameters(day, f["vpd"][t], state, fapar, npp, mem, static, beta_co2)
+                params, mem = daily_parameters(day, f["vpd"][t], state, fapar, npp, mem, static, beta_co2, pulse_kick)
                 state, fluxes = day_step(state, day, params, sp, const)
                 fapar, npp = params.fapar, fluxes["npp"]
                 if record:
