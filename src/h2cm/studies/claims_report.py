@@ -261,6 +261,8 @@ def write_report(
 
 def _training_of(cfg) -> dict[str, object]:
     return {
+        "model": cfg.model,
+        "priors": cfg.loss.priors,
         "epochs": cfg.train.epochs,
         "batch_size": cfg.train.batch_size,
         "max_train_cells": cfg.data.max_train_cells,
