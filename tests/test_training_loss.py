@@ -1,4 +1,4 @@
-"""Loss terms of MODEL_SPEC section 6 on hand-made tensors with answers worked out by hand."""
+"""Loss terms of docs/training.md on hand-made tensors with answers worked out by hand."""
 
 from __future__ import annotations
 

@@ -247,7 +247,7 @@ def kind_label(kind: str) -> str:
 
 
 def model_outputs(model: nn.Module) -> tuple[str, ...]:
-    """The daily outputs (keys of MODEL_SPEC section 8) a model produces: every one for the
+    """The daily outputs (keys of docs/cli/predict.md) a model produces: every one for the
     process models (hybrid, constant), :data:`LSTM_OUTPUT_KEYS` for the pure LSTM."""
     return LSTM_OUTPUT_KEYS if isinstance(model, LSTMBaseline) else OUTPUT_KEYS
 

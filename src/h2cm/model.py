@@ -42,7 +42,7 @@ from .networks import (
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
 
-INITIAL_NPP = 1.17  # gC m-2 d-1, global TRENDY median (MODEL_SPEC section 4)
+INITIAL_NPP = 1.17  # gC m-2 d-1, global TRENDY median (docs/model.md)
 SWE_SCALE = 0.01  # 1 / 100 mm
 GW_SCALE = 0.005  # 1 / 200 mm
 _PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
@@ -85,7 +85,7 @@ class Simulation:
 
 
 def resolve_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
-    """``"all"`` (every daily output of spec section 8), ``"loss"`` (what training reads), or names."""
+    """``"all"`` (every daily output in `h2cm.schema.OUTPUTS`), ``"loss"`` (what training reads), or names."""
     if outputs == "all":
         return OUTPUT_KEYS
     if outputs == "loss":

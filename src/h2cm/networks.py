@@ -1,4 +1,4 @@
-"""The learned parts of H2CM (MODEL_SPEC section 4): static network, guided dynamic networks,
+"""The learned parts of H2CM (docs/model.md): static network, guided dynamic networks,
 global constants.
 
 Networks only see dimensionless inputs (z-scored forcing and static features, scaled states).

@@ -1,4 +1,4 @@
-"""The H2CM process model: pure, differentiable tensor functions (MODEL_SPEC section 3).
+"""The H2CM process model: pure, differentiable tensor functions (docs/model.md).
 
 Nothing here knows about networks, files or normalisation. Every function takes tensors in
 physical units, broadcasts over any batch shape (typically ``(cells,)``) and returns tensors.
@@ -216,7 +216,7 @@ def day_step(
 ) -> tuple[WaterState, dict[str, Tensor]]:
     """Advance the water and carbon cycle of every cell by one day.
 
-    Returns the new water state and every flux and state of MODEL_SPEC section 8 (except the
+    Returns the new water state and every flux and state of docs/cli/predict.md (except the
     learned parameters, which the caller already has).
     """
     return day_step_terms(state, forcing_terms(forcing, constants), params, static, constants)

@@ -55,7 +55,7 @@ FORCING: tuple[Variable, ...] = (
 )
 FORCING_KEYS: tuple[str, ...] = tuple(v.key for v in FORCING)
 
-# Monthly (and one static) observation constraints; see MODEL_SPEC section 2 and 6.
+# Monthly (and one static) observation constraints; see docs/data.md and docs/training.md.
 CONSTRAINTS: tuple[Variable, ...] = (
     _V("tws", "constraint", "mm", "terrestrial water storage anomaly", None, -3000.0, 3000.0),
     _V("swe", "constraint", "mm", "snow water equivalent", "lwe_thickness_of_surface_snow_amount", 0.0, 10000.0),
@@ -94,7 +94,7 @@ ANCILLARY: tuple[Variable, ...] = (
 
 _G = "g m-2 d-1"
 _W = "mm d-1"
-# Daily outputs of a simulation (MODEL_SPEC section 8).
+# Daily outputs of a simulation (docs/cli/predict.md).
 OUTPUTS: tuple[Variable, ...] = (
     _V("swe", "output", "mm", "snow water equivalent", "lwe_thickness_of_surface_snow_amount"),
     _V("sm", "output", "mm", "soil moisture"),
@@ -165,7 +165,7 @@ STATIC_PARAMETER_KEYS: tuple[str, ...] = tuple(v.key for v in STATIC_PARAMETERS)
 CONSTANT_KEYS: tuple[str, ...] = tuple(v.key for v in CONSTANTS)
 WATER_STATE_KEYS: tuple[str, ...] = ("swe", "sm", "gw")
 
-# Outputs the training loss reads (MODEL_SPEC section 6): the "loss" output mode stores only these.
+# Outputs the training loss reads (docs/training.md): the "loss" output mode stores only these.
 LOSS_OUTPUT_KEYS: tuple[str, ...] = ("tws", "swe", "et", "runoff", "fapar", "gpp", "npp", "nee")
 
 # Static input features (the ``feature`` coordinate of the cube's ``static`` variable). The twin

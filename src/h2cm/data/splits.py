@@ -1,4 +1,4 @@
-"""Cross-validation splits (MODEL_SPEC section 5): spatial blocks, a fixed test set, 10 folds.
+"""Cross-validation splits (docs/training.md): spatial blocks, a fixed test set, 10 folds.
 
 Cells are grouped into ``block_deg`` x ``block_deg`` blocks. Blocks are shuffled with the seed;
 blocks go to the test set until it holds ``test_fraction`` of the cells, the rest are dealt to

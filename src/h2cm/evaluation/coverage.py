@@ -1,6 +1,6 @@
 """What a run's models produce, and what evaluation leaves out for want of it.
 
-The process models (hybrid, constant) produce every daily output of MODEL_SPEC section 8, the
+The process models (hybrid, constant) produce every daily output of docs/cli/predict.md, the
 static parameters and the global constants; the pure LSTM baseline (``model: lstm``) only the
 variables it predicts (:data:`h2cm.baselines.LSTM_OUTPUT_KEYS`). ``h2cm evaluate`` computes
 everything it can from what the models produce and records each analysis it leaves out, with

@@ -1,4 +1,4 @@
-"""Derived diagnostics of MODEL_SPEC section 3 / Table 3 of the paper, from mean annual values.
+"""Derived diagnostics of docs/model.md, from mean annual values.
 
 - ``PUE = NPP / P`` precipitation use efficiency, gC kgH2O-1 (1 mm of water = 1 kg m-2);
 - ``WUE = GPP / T`` water use efficiency, gC kgH2O-1;

@@ -1,4 +1,4 @@
-"""``h2cm evaluate``: skill of a run's fold ensemble (MODEL_SPEC section 7) and the diagnostics
+"""``h2cm evaluate``: skill of a run's fold ensemble (docs/evaluation.md) and the diagnostics
 the report draws.
 
 One pass of every fold's model over the cells (test cells, plus all land cells for maps unless

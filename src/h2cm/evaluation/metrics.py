@@ -1,4 +1,4 @@
-"""Skill metrics (MODEL_SPEC section 7): RMSE, Pearson r, standard-deviation ratio, bias.
+"""Skill metrics (docs/evaluation.md): RMSE, Pearson r, standard-deviation ratio, bias.
 
 Pure numpy. Every function compares ``sim`` with ``obs`` along ``axis`` using only the positions
 where both are finite (pairwise deletion), so missing observations are simply skipped. A metric

@@ -1,8 +1,8 @@
-"""Simulations as CF-compliant xarray Datasets (MODEL_SPEC section 8).
+"""Simulations as CF-compliant xarray Datasets (docs/cli/predict.md).
 
 Layout of an ensemble file (``h2cm predict``):
 
-- ``KEY`` (time, lat, lon): ensemble median across folds of every daily output of spec section 8;
+- ``KEY`` (time, lat, lon): ensemble median across folds of every daily output of the schema (`h2cm.schema.OUTPUTS`);
 - ``KEY_min`` / ``KEY_max`` (time, lat, lon): minimum / maximum across folds;
 - ``KEY_fold`` (fold, time, lat, lon): each fold's own simulation (optional);
 - static parameters ``smmax``, ``alpha_ei`` (lat, lon) and global constants ``q10``, ``beta_co2``,

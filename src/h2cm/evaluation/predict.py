@@ -1,6 +1,6 @@
 """``h2cm predict``: every fold's best model over a cube's cells -> CF-compliant daily outputs.
 
-The result (zarr directory or NetCDF file) holds every output of MODEL_SPEC section 8 as the
+The result (zarr directory or NetCDF file) holds every output of docs/cli/predict.md as the
 ensemble median, minimum and maximum across folds and, unless ``--no-folds``, each fold's values
 (layout: :mod:`h2cm.evaluation.outputs`); for a run of the pure LSTM baseline, only the variables
 it predicts (no parameters or constants). Memory stays bounded: cells are simulated in batches
@@ -226,7 +226,7 @@ def predict(
             "h2cm_n_cells": int(len(sel)),
             "h2cm_folds": " ".join(str(k) for k in rd.folds),
             "h2cm_time_resolution": "monthly means" if monthly else "daily",
-            "h2cm_spinup": "one pass over the simulated period from the initial state (MODEL_SPEC section 4)",
+            "h2cm_spinup": "one pass over the simulated period from the initial state (docs/model.md)",
         },
     )
     netcdf = out.suffix.lower() in (".nc", ".nc4", ".netcdf")

@@ -37,7 +37,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     *("reference", "target", "view", "metric"),
     *("median", "min", "max", "n_folds", "source"),
 )
-# the view each constraint's loss term uses (MODEL_SPEC section 6): the headline of the summary
+# the view each constraint's loss term uses (docs/training.md): the headline of the summary
 HEADLINE_VIEW: dict[str, str] = {
     "tws": "monthly",  # anomalies (each cell's mean removed), compared month by month
     "swe": "monthly",

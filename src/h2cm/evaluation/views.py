@@ -1,4 +1,4 @@
-"""Views of a monthly series (MODEL_SPEC section 7) and the per-constraint treatment before them.
+"""Views of a monthly series (docs/evaluation.md) and the per-constraint treatment before them.
 
 Every array has time (months) on axis 0; other axes (cells, folds) broadcast. Views:
 

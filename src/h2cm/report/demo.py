@@ -3,7 +3,7 @@
 1. build the demo twin world (real geography, generated weather, hidden truth) -> ``DIR/cube.zarr``;
 2. train the cross-validation ensemble with the ``demo`` preset -> ``DIR/run/``;
 3. simulate the test cells with every fold -> ``DIR/simulations.zarr`` (daily outputs of
-   MODEL_SPEC section 8: ensemble median, min, max and per-fold values);
+   docs/cli/predict.md: ensemble median, min, max and per-fold values);
 4. evaluate against observations and the hidden truth -> ``DIR/run/evaluation/``;
 5. write the report -> ``DIR/report/index.html``.
 

@@ -1,7 +1,7 @@
 """Run configuration: one YAML file describes a training run; validated with pydantic.
 
 Presets ship with the package (``src/h2cm/configs/<name>.yaml``): ``paper`` (every value of
-MODEL_SPEC sections 5-6) and ``demo`` (small; the 10-fold demo in minutes on 2 cores). Any key can
+docs/training.md) and ``demo`` (small; the 10-fold demo in minutes on 2 cores). Any key can
 be overridden with dotted ``key=value`` strings, e.g. ``train.epochs=5`` or
 ``data.constraints=[tws,et]``; values are parsed as YAML. Unknown keys and bad values raise
 :class:`ConfigError` listing every problem with its dotted key.
@@ -71,7 +71,7 @@ class DataConfig(_Section):
 
 
 class SplitConfig(_Section):
-    """Spatial blocking cross-validation (MODEL_SPEC section 5)."""
+    """Spatial blocking cross-validation (docs/training.md)."""
 
     seed: int = 0
     n_folds: int = Field(10, ge=2)
@@ -80,7 +80,7 @@ class SplitConfig(_Section):
 
 
 class NetworkConfig(_Section):
-    """Sizes of the hybrid model's networks (MODEL_SPEC section 4)."""
+    """Sizes of the hybrid model's networks (docs/model.md)."""
 
     lstm_hidden: int = Field(100, ge=1)
     fc_hidden: int = Field(150, ge=1)

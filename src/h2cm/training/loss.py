@@ -1,4 +1,4 @@
-"""The multi-constraint loss of MODEL_SPEC section 6, one function per term.
+"""The multi-constraint loss of docs/training.md, one function per term.
 
 Every monthly term compares model monthly means ``(M, N)`` with a constraint ``(M, N)`` (NaN =
 missing): values are z-scored with the constraint's own mean and standard deviation over the

@@ -1,7 +1,7 @@
 """Hidden truth of the twin world: parameters as smooth functions of static features, weather
 and states, fed through the model's own process equations (:func:`h2cm.physics.day_step`).
 
-Every truth parameter depends only on what the corresponding network of MODEL_SPEC section 4
+Every truth parameter depends only on what the corresponding network of docs/model.md
 can see (its inputs, its LSTM memory and the static ``code``), so the networks can in principle
 learn it. Formulas: docs/data.md ("Truth parameters").
 """
