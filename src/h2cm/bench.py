@@ -174,10 +174,27 @@ def run(args) -> int:
     )
     if args.memory_days:
         res["memory"] = train_step_memory(args.batch, args.memory_days, args.threads, args.chunk_days)
+    if args.save or args.compare:
+        from pathlib import Path
+
+        from . import bench_history as bh
+
+        res = bh.stamp(res)
+        path = Path(args.history)
+        try:
+            history = bh.read_history(path)
+        except ValueError as e:
+            print(f"h2cm bench: {e}", file=sys.stderr)
+            return 2
+        old = bh.last_comparable(history, res) if args.compare else None
+        if args.save:
+            bh.append(path, res)
     if args.json:
         print(json.dumps(res))
     else:
         print(json.dumps(res, indent=1))
+    if args.compare:
+        print(bh.compare_text(res, old))
     return 0
 
 
@@ -199,4 +216,9 @@ def register(sub) -> None:
     p.add_argument("--block-days", type=int, default=4, help="days per compiled call with --compile")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
+    p.add_argument("--save", action="store_true", help="append the result (machine, commit, time) to --history")
+    p.add_argument(
+        "--compare", action="store_true", help="print ratios against the last --history entry of this machine"
+    )
+    p.add_argument("--history", default="benchmarks/history.jsonl", help="history file of --save/--compare")
     p.set_defaults(func=run)
