@@ -91,6 +91,7 @@ def test_loss_skips_terms_without_model_output():
     assert "gpp" in res and "cue" not in res  # cue needs npp, which this output set lacks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["constant", "lstm"])
 def test_baseline_trains_and_its_loss_falls(tmp_path, kind):
     cfg = load_config(

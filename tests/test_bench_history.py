@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from h2cm import bench_history as bh
 from h2cm.cli import main
 
@@ -40,6 +42,7 @@ def test_ratios_are_new_over_old_for_throughputs_only():
     assert "no earlier entry" in bh.compare_text(_entry(1), None)
 
 
+@pytest.mark.slow
 def test_save_then_compare_from_the_cli(tmp_path, capsys):
     hist = tmp_path / "h" / "history.jsonl"
     args = ["bench", "--batch", "3", "--days", "8", "--repeat", "1", "--no-plain", "--history", str(hist)]

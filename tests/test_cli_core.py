@@ -23,6 +23,7 @@ def test_bench_json_has_every_documented_key(capsys):
     assert abs(res["speedup_train"] - res["train"] / res["train_plain"]) < 0.01
 
 
+@pytest.mark.slow
 def test_simulate_prints_summary_with_closed_balances():
     out = subprocess.run(
         [sys.executable, "-m", "h2cm.cli", "simulate", "--cells", "6", "--days", "60"],
@@ -42,6 +43,7 @@ def test_unknown_verb_and_help(capsys):
     assert "simulate" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_memory_probe_reports_its_own_peak_not_its_parents():
     # ru_maxrss survives execve: a probe started by a big process would report the parent's peak
     from h2cm import runtime

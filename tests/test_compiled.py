@@ -9,6 +9,7 @@ from h2cm.model import H2CM
 from h2cm.toy import toy_inputs, toy_model_statistics
 
 
+@pytest.mark.slow
 def test_compiled_days_equal_eager():
     # 10 days in checkpointed chunks of 5, blocks of 2 days: full blocks, a 1-day remainder block,
     # the first block (state without gradients), spin-up without gradients, recomputation
@@ -54,6 +55,7 @@ def test_compile_day_falls_back_to_eager_with_a_warning_when_the_compiler_fails(
         assert torch.isfinite(model(forcing, static, outputs="loss").outputs["gpp"]).all()
 
 
+@pytest.mark.slow
 def test_compiled_constant_model_equals_eager():
     # the constant-parameter baseline compiles its blocks of days the same way (3-day blocks, 1-day remainder)
     from h2cm.baselines import ConstantModel

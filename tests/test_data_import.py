@@ -76,6 +76,7 @@ def write_h2cm_store(path: Path, shift_gpp_grid: bool = False, drop: str | None 
     return written
 
 
+@pytest.mark.slow
 def test_import_h2cm_store(tmp_path):
     store = tmp_path / "h2cm_training.zarr"
     src = write_h2cm_store(store)

@@ -427,6 +427,7 @@ def test_data_driven_reproduces_gpp_at_its_towers_and_is_deterministic(cube, tru
     np.testing.assert_allclose(cell_series(dd, "nee", cube), pred[..., 2], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_products_in_a_netcdf_world(tiny, tmp_path, cube):
     from h2cm.data.synth.world import _to_netcdf
     from h2cm.evaluation.compare import product_monthly, world_products

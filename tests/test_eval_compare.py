@@ -19,6 +19,8 @@ from h2cm.evaluation.metrics import METRICS, area_weighted_mean, pearson_r
 from h2cm.evaluation.views import monthly_means
 from h2cm.report import figures
 
+pytestmark = pytest.mark.slow  # builds a trained run or a world per module
+
 
 def _product(cube: str, out, group: str | None = None, keys=("gpp", "nee", "ter"), months=None, shift=0.0, seed=0):
     """A monthly product from the fixture's truth: monthly means x 1.1 + noise."""

@@ -79,6 +79,7 @@ def test_per_cell_skill(world):
         assert np.isfinite(r).all() and (np.abs(r) <= 1).all()
 
 
+@pytest.mark.slow
 def test_reading_the_store_equals_simulating(world, tmp_path, capsys):
     code = main(
         [
@@ -103,6 +104,7 @@ def test_reading_the_store_equals_simulating(world, tmp_path, capsys):
     np.testing.assert_allclose(merged["value_x"], merged["value_y"], rtol=1e-3, atol=1e-4, equal_nan=True)
 
 
+@pytest.mark.slow
 def test_a_store_that_does_not_cover_the_cells_is_not_used(world, tmp_path, capsys):
     from h2cm.evaluation.predict import predict
 

@@ -24,6 +24,8 @@ from h2cm.schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS, variable
 from h2cm.training.cv import run_cv
 from training_fixtures import tiny_overrides
 
+pytestmark = pytest.mark.slow  # builds a trained run or a world per module
+
 STATS = ("", "_min", "_max", "_fold")
 
 

@@ -98,6 +98,7 @@ def test_water_balance_closes_in_the_file(sims):
     assert err < 1e-2
 
 
+@pytest.mark.slow
 def test_netcdf_monthly_all_cells(world, tmp_path):
     out = predict(
         world["run"],

@@ -195,6 +195,7 @@ def test_gpp_et_loss_alone_reaches_all_but_q10():
         assert getattr(model.constants, name).grad.abs().item() > 0, name
 
 
+@pytest.mark.slow
 def test_random_weight_forwards_over_extremes_stay_finite_and_physical():
     """1,000 forwards over extreme forcing: 100 random weight draws (including saturating
     scales) x 10 forcing draws each."""

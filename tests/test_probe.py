@@ -26,6 +26,8 @@ from h2cm.toy import toy_model_statistics
 from h2cm.training.checkpoint import model_payload, save_checkpoint
 from training_fixtures import tiny_cube
 
+pytestmark = pytest.mark.slow  # builds a trained run or a world per module
+
 START, END = "2016-01-01", "2016-12-31"
 FILES = {"pulse.csv", "curves.csv", "pulse.png", "curves.png", "summary.json"}
 P = FORCING_KEYS.index("prec")

@@ -15,6 +15,8 @@ from h2cm.cli import main
 from h2cm.report.html import build_report
 from h2cm.schema import MONTHLY_CONSTRAINT_KEYS
 
+pytestmark = pytest.mark.slow  # builds a trained run or a world per module
+
 EXPECTED = (
     "skill_bars.png",
     "maps_gpp_nee.png",

@@ -24,6 +24,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FLUXNET_FILE.exists(), reason="FLUXNET test file not available")
 def test_site_study_on_the_real_tower(tmp_path):
     out = tmp_path / "site"
@@ -42,6 +43,7 @@ def test_site_study_on_the_real_tower(tmp_path):
     assert (out / "site_daily.png").stat().st_size > 0 and (out / "site_monthly.png").exists()
 
 
+@pytest.mark.slow
 def test_twin_study_tiny_writes_its_tables(tmp_path):
     out = tmp_path / "twin"
     args = ["study", "twin", "--size", "tiny", "--cube", str(tiny_cube()), "--out", str(out), "--epochs", "1"]

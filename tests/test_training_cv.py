@@ -23,6 +23,7 @@ def test_parse_folds():
             parse_folds(bad, 10)
 
 
+@pytest.mark.slow
 def test_local_executor_reports_a_failed_fold_that_reruns_alone(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     real = cvmod._fold_task

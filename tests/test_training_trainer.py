@@ -33,6 +33,7 @@ def _terms_on(trainer: FoldTrainer, cells) -> dict[str, float]:
         trainer.val_data = old
 
 
+@pytest.mark.slow
 def test_a_few_epochs_reduce_every_loss_term(tmp_path):
     # two years, so that the mean seasonal cycle, TWS anomalies and NEE anomalies are all non-trivial
     cfg = load_config("demo", tiny_overrides("train.epochs=4", "data.max_train_cells=32", end="2017-12-31"))
@@ -135,6 +136,7 @@ def _train_cmd(out: Path, overrides: list[str], *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path):
     ov = tiny_overrides(
         "train.epochs=2",
@@ -186,6 +188,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path)
     assert again.epochs == 2 and last.stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_warm_spinup_keeps_each_cells_state_between_refreshes(tmp_path, monkeypatch):
     cfg = load_config(
         "demo",
