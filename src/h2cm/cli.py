@@ -24,6 +24,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.data.fluxnet",
     "h2cm.training.trainer",
     "h2cm.training.cv",
+    "h2cm.training.tune",
     "h2cm.evaluation.predict",
     "h2cm.evaluation.evaluate",
     "h2cm.evaluation.probe",

@@ -20,6 +20,7 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,8 @@ class FoldTrainer:
         self.state = TrainerState()
         self.spun = SpinupCache(train.n_cells) if cfg.train.spinup and cfg.train.spinup_refresh > 1 else None
         self.tb = _tensorboard(self.dir)
+        # optional hook after each validation, (epoch, val_total) -> True to stop the fold ("pruned")
+        self.on_validation: Callable[[int, float], bool] | None = None
 
     # --- checkpoints ------------------------------------------------------------------------------
 
@@ -365,6 +368,8 @@ class FoldTrainer:
             st.finished, st.stop_reason = True, "early_stopping"
         elif epoch >= cfg.train.epochs:
             st.finished, st.stop_reason = True, "max_epochs"
+        if validate and self.on_validation is not None and self.on_validation(epoch, v) and not st.finished:
+            st.finished, st.stop_reason = True, "pruned"  # e.g. h2cm tune's pruner
         st.seconds_total = time.perf_counter() - t_start
         self.save_last()
         self.write_log()
@@ -514,13 +519,15 @@ def train_fold(
     resume: bool = False,
     data: CellData | None = None,
     overrides: list[str] | None = None,
+    on_validation: Callable[[int, float], bool] | None = None,
 ) -> FoldResult:
     """Train fold ``fold`` of a run in ``out_dir`` (``RUN/fold_K``) and return its summary.
 
     config: a :class:`RunConfig`, YAML path or preset name (with ``overrides``). resume: continue
     from ``fold_K/last.pt`` if it exists (a finished fold returns its result at once); without it
     an existing fold is trained again from scratch. data: cells to use instead of ``data.cube``
-    (split indices are then positions in ``data``)."""
+    (split indices are then positions in ``data``). on_validation: called after every validation
+    with (epoch, validation total); returning True stops the fold (stop reason ``pruned``)."""
     cfg = config if isinstance(config, RunConfig) and not overrides else load_config(config, overrides)
     runtime.configure(threads=cfg.threads, seed=fold_seed(cfg.seed, fold))
     if data is None:
@@ -536,6 +543,7 @@ def train_fold(
         fd = load_fold_data(cfg, fold, run_dir, data)
         load_seconds = time.perf_counter() - t0
         trainer = FoldTrainer(cfg, fold, fold_dir, fd.train, fd.val)
+        trainer.on_validation = on_validation
         if resume and (fold_dir / LAST).exists():
             trainer.restore(fold_dir / LAST)
         elif not resume:
