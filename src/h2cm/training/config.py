@@ -21,7 +21,7 @@ from ..schema import CONSTRAINT_KEYS
 
 PRESETS: tuple[str, ...] = ("paper", "demo")
 # keys that change how a run executes, not what it computes (may differ between resumes)
-RUNTIME_KEYS: tuple[str, ...] = ("threads", "device", "progress", "num_gpus")
+RUNTIME_KEYS: tuple[str, ...] = ("threads", "device", "progress", "num_gpus", "train.data_parallel")
 
 
 class ConfigError(ValueError):
@@ -126,6 +126,18 @@ class TrainConfig(_Section):
     compile: bool = Field(
         False, description="torch.compile blocks of days (hybrid model; faster epochs after a one-off compile)"
     )
+    data_parallel: int = Field(
+        1,
+        ge=1,
+        description="workers per fold, each on a shard of every batch (Ray Train, gloo on CPUs, nccl on GPUs); "
+        "1 = one process",
+    )
+
+    @model_validator(mode="after")
+    def _shards(self) -> TrainConfig:
+        if self.data_parallel > self.batch_size:
+            raise ValueError(f"data_parallel {self.data_parallel} exceeds batch_size {self.batch_size}")
+        return self
 
 
 class PriorConfig(_Section):
@@ -182,7 +194,11 @@ class RunConfig(_Section):
         """The configuration without keys that only affect how a run executes."""
         d = self.to_dict()
         for k in RUNTIME_KEYS:
-            d.pop(k, None)
+            *sections, key = k.split(".")
+            node = d
+            for sec in sections:
+                node = node.get(sec, {})
+            node.pop(key, None)
         return d
 
 

@@ -149,7 +149,9 @@ def import_ray():
 def run_ray(
     cfg: RunConfig, run_dir: Path, folds: list[int], address: str | None = None, resume: bool = False, data=None
 ) -> list[FoldOutcome]:
-    """One Ray task per fold (``num_cpus=threads``, ``num_gpus=num_gpus``); collects every result.
+    """One Ray task per fold (``num_cpus=threads``, ``num_gpus=num_gpus``; with
+    ``train.data_parallel`` > 1 a task that drives the fold's Ray Train workers, each of which
+    requests them instead); collects every result.
 
     Uses the Ray instance this process is already connected to, else ``ray.init(address)`` (a
     fresh local instance when ``address`` is None), which is shut down again at the end."""
@@ -159,7 +161,9 @@ def run_ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=True)
         started = True
     try:
-        task = ray.remote(num_cpus=cfg.threads, num_gpus=cfg.num_gpus, max_retries=0)(_fold_task)
+        # data-parallel folds: the task only drives Ray Train, whose workers hold the CPUs and GPUs
+        cpus, gpus = (0, 0) if cfg.train.data_parallel > 1 else (cfg.threads, cfg.num_gpus)
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_fold_task)
         quiet = cfg.model_copy(update={"progress": False}).to_dict()
         data_ref = ray.put(data) if data is not None else None
         refs = {k: task.remote(quiet, k, str(run_dir.resolve()), resume, data_ref) for k in folds}
@@ -196,6 +200,10 @@ def run_cv(
     cfg = config if isinstance(config, RunConfig) and not overrides else load_config(config, overrides)
     if data is None:
         require_cube(cfg)
+    if cfg.train.data_parallel > 1:
+        from .distributed import require_ray_train
+
+        require_ray_train(cfg)
     run_dir = Path(out_dir)
     fold_list = folds if isinstance(folds, list) else parse_folds(folds, cfg.split.n_folds)
     ensure_split(cfg, run_dir, data)  # first: a split that cannot be made leaves nothing behind
@@ -204,6 +212,11 @@ def run_cv(
     t0 = time.perf_counter()
     if executor == "ray":
         outcomes = run_ray(cfg, run_dir, fold_list, ray_address, resume, data)
+    elif cfg.train.data_parallel > 1:  # one fold after another, each on Ray Train workers of one local Ray
+        from .distributed import ray_session
+
+        with ray_session(ray_address):
+            outcomes = run_local(cfg, run_dir, fold_list, 1, resume, data)
     else:
         outcomes = run_local(cfg, run_dir, fold_list, jobs, resume, data)
     res = CVResult(run_dir, outcomes, time.perf_counter() - t0)

@@ -122,6 +122,8 @@ def set_rng_states(states: dict[str, Any]) -> None:
 class FoldTrainer:
     """Trains the model of one fold on in-memory cells; see :func:`train_fold`."""
 
+    primary = True  # writes checkpoints, logs and TensorBoard (data-parallel ranks > 0 do not)
+
     def __init__(self, cfg: RunConfig, fold: int, fold_dir: Path, train: CellData, val: CellData):
         self.cfg, self.fold, self.dir = cfg, fold, Path(fold_dir)
         self.train_data, self.val_data = train, val
@@ -161,7 +163,7 @@ class FoldTrainer:
         self.order = torch.Generator().manual_seed(seed)
         self.state = TrainerState()
         self.spun = SpinupCache(train.n_cells) if cfg.train.spinup and cfg.train.spinup_refresh > 1 else None
-        self.tb = _tensorboard(self.dir)
+        self.tb = _tensorboard(self.dir) if self.primary else None
         # optional hook after each validation, (epoch, val_total) -> True to stop the fold ("pruned")
         self.on_validation: Callable[[int, float], bool] | None = None
 
@@ -215,10 +217,11 @@ class FoldTrainer:
             return idx
         return torch.cat([idx, idx[torch.arange(size - len(idx)) % len(idx)]])
 
-    def _forward_terms(self, data: CellData, idx: torch.Tensor, size: int, grad: bool) -> dict[str, torch.Tensor]:
-        """Loss terms of the cells ``idx`` of ``data``. The model runs on them padded to ``size``
-        cells when compiled; the loss sees only the real ones. Warm spin-up: training cells start
-        from their cached end-of-spin-up state (refreshed every ``train.spinup_refresh`` epochs)."""
+    def _simulate(self, data: CellData, idx: torch.Tensor, size: int, grad: bool):
+        """Daily loss outputs ``(T, len(idx))`` of the cells ``idx`` of ``data``, the model's global
+        constants and the cells' data. The model runs on them padded to ``size`` cells when
+        compiled. Warm spin-up: training cells start from their cached end-of-spin-up state
+        (refreshed every ``train.spinup_refresh`` epochs)."""
         t = self.cfg.train
         run = self._padded(idx, size)
         batch = data.subset(run)
@@ -234,8 +237,14 @@ class FoldTrainer:
             )
             n = len(idx)
             outputs = {k: v[:, :n] for k, v in sim.outputs.items()} if len(run) > n else sim.outputs
-            real = batch if len(run) == n else data.subset(idx)
-            return total_loss(outputs, real, self.stats, self.terms, sim.constants, self.priors)
+        return outputs, sim.constants, batch if len(run) == n else data.subset(idx)
+
+    def _forward_terms(self, data: CellData, idx: torch.Tensor, size: int, grad: bool) -> dict[str, torch.Tensor]:
+        """Loss terms of the cells ``idx`` of ``data`` (the loss sees only the real cells, never
+        the padding of :meth:`_simulate`)."""
+        outputs, constants, real = self._simulate(data, idx, size, grad)
+        with torch.set_grad_enabled(grad):
+            return total_loss(outputs, real, self.stats, self.terms, constants, self.priors)
 
     def train_step(self, idx: torch.Tensor) -> dict[str, float] | None:
         """One optimiser step on the cells ``idx``; None if the batch was skipped (non-finite)."""
@@ -248,6 +257,7 @@ class FoldTrainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if total.requires_grad:
             total.backward()
+            self._reduce_grads(params)
             grads = [p.grad for p in params if p.grad is not None]
             if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
                 self.opt.zero_grad(set_to_none=True)
@@ -256,6 +266,9 @@ class FoldTrainer:
                 torch.nn.utils.clip_grad_value_(params, self.cfg.train.grad_clip_value)
             self._warmup_step()
         return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _reduce_grads(self, params: list[torch.Tensor]) -> None:
+        """Hook after ``backward``: data-parallel workers average their gradients here."""
 
     def _warmup_step(self) -> None:
         """``opt.step()`` at the scheduler's rate scaled by the linear warm-up factor (if any)."""
@@ -441,7 +454,8 @@ class FoldTrainer:
             train_last=terms_of(trained[-1] if trained else None, "train_"),
             checkpoint=str(self.dir / BEST),
         )
-        atomic_write_json(self.dir / RESULT, res.to_dict())
+        if self.primary:
+            atomic_write_json(self.dir / RESULT, res.to_dict())
         return res
 
 
@@ -529,6 +543,12 @@ def train_fold(
     (split indices are then positions in ``data``). on_validation: called after every validation
     with (epoch, validation total); returning True stops the fold (stop reason ``pruned``)."""
     cfg = config if isinstance(config, RunConfig) and not overrides else load_config(config, overrides)
+    if cfg.train.data_parallel > 1:  # one Ray Train worker per shard of every batch
+        from .distributed import train_fold_data_parallel
+
+        if on_validation is not None:
+            raise ValueError("on_validation (h2cm tune) does not support train.data_parallel > 1")
+        return train_fold_data_parallel(cfg, fold, out_dir, resume, data)
     runtime.configure(threads=cfg.threads, seed=fold_seed(cfg.seed, fold))
     if data is None:
         require_cube(cfg)  # before anything is written to the run directory
