@@ -70,6 +70,8 @@ def write_h2cm_store(path: Path, shift_gpp_grid: bool = False, drop: str | None 
     for name, da in others.items():
         ds = xr.Dataset({"data": da}, coords={"latitude": lat, "longitude": lon})
         ds.attrs = {"mean": 0.0, "std": 1.0}
+        if name == "static":  # one value per feature, as the authors' model reads them
+            ds.attrs = {"mean": da.values.mean((0, 1)).tolist(), "std": da.values.std((0, 1)).tolist()}
         if name != drop:
             ds.to_zarr(path, group=name, mode="a", consolidated=False)
         written[name] = da.values

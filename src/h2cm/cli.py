@@ -22,6 +22,8 @@ VERBS: tuple[str, ...] = (
     "h2cm.data.check",
     "h2cm.data.import_h2cm",
     "h2cm.data.fluxnet",
+    "h2cm.reference.convert",
+    "h2cm.reference.splitcmd",
     "h2cm.training.trainer",
     "h2cm.training.cv",
     "h2cm.training.tune",

@@ -42,7 +42,7 @@ from .networks import (
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
 from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
 
-INITIAL_NPP = 1.17  # gC m-2 d-1, global TRENDY median (docs/model.md)
+INITIAL_NPP = 1.1738447874691162  # gC m-2 d-1, TRENDY v11 global median, the authors' value (docs/model.md)
 SWE_SCALE = 0.01  # 1 / 100 mm
 GW_SCALE = 0.005  # 1 / 200 mm
 _PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
@@ -68,7 +68,7 @@ class ModelState(NamedTuple):
 
 
 def initial_model_state(batch: int, hidden: int, device=None, dtype=torch.float32) -> ModelState:
-    """The spec's initial state: empty stores, no vegetation, NPP 1.17, LSTM memory 0 (width ``hidden``)."""
+    """The spec's initial state: empty stores, no vegetation, NPP ``INITIAL_NPP``, LSTM memory 0 (width ``hidden``)."""
     z = torch.zeros(batch, device=device, dtype=dtype)
     hz = torch.zeros(3, batch, hidden, device=device, dtype=dtype)
     return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())

@@ -65,6 +65,7 @@ class Split:
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     time: TimeSplit | None = None
+    method: str = "h2cm"  # "h2cm" (spatial_split) or "reference" (the authors', h2cm.reference.split)
 
     @property
     def n_folds(self) -> int:
@@ -94,6 +95,7 @@ class Split:
         return {
             "version": SPLIT_VERSION,
             "kind": "spatial blocks",
+            "method": self.method,
             "seed": int(self.seed),
             "block_deg": float(self.block_deg),
             "test_fraction": float(self.test_fraction),
@@ -127,6 +129,7 @@ class Split:
             lat=np.asarray(d.get("lat", []), dtype=np.float64),
             lon=np.asarray(d.get("lon", []), dtype=np.float64),
             time=TimeSplit(tuple(t["train_period"]), tuple(t["test_period"])) if t else None,
+            method=str(d.get("method", "h2cm")),
         )
         split.validate()
         return split

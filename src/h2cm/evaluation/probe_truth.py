@@ -81,7 +81,8 @@ def select_static(static: TruthStatic, index) -> TruthStatic:
 
 def initial_truth_state(forcing: Mapping[str, Tensor], n: int, dtype=torch.float64) -> TruthState:
     """The state :func:`~h2cm.data.synth.truth.run_truth` starts from: empty stores, no fAPAR,
-    NPP 1.17, memory from the first day's temperature and the period's mean rain and radiation."""
+    NPP ``INITIAL_NPP`` (1.1738), memory from the first day's temperature and the period's mean
+    rain and radiation."""
     zeros = torch.zeros(n, dtype=dtype)
     npp = torch.full((n,), INITIAL_NPP, dtype=dtype)
     mem = Memory(

@@ -73,6 +73,11 @@ class DataConfig(_Section):
 class SplitConfig(_Section):
     """Spatial blocking cross-validation (docs/training.md)."""
 
+    method: Literal["h2cm", "reference"] = Field(
+        "h2cm",
+        description="h2cm: balanced blocks of block_deg degrees from seed and test_fraction; reference: the "
+        "authors' split (seed 1, 5 x 5 grid-cell blocks, the first of 13 sets for testing; docs/reference.md)",
+    )
     seed: int = 0
     n_folds: int = Field(10, ge=2)
     block_deg: float = Field(5.0, gt=0)
@@ -167,6 +172,11 @@ class RunConfig(_Section):
     progress: bool = True
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
+    normalization: Literal["fold", "store"] = Field(
+        "fold",
+        description="fold: input and target statistics of each fold's training cells; store: the cube's "
+        "h2cm_mean/h2cm_std attributes, the same for every fold (the authors' code; docs/reference.md)",
+    )
     network: NetworkConfig = NetworkConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()

@@ -37,8 +37,13 @@ def _splits():
 
 
 def make_split(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray):
-    """A new split of cells at (lat, lon) from the ``split`` section of the configuration."""
+    """A new split of cells at (lat, lon) from the ``split`` section of the configuration.
+
+    ``split.method: reference`` (the authors' split) is made on the grid of ``data.cube``, whose
+    land cells must be the cells at (lat, lon)."""
     sc = cfg.split
+    if sc.method == "reference":
+        return _reference_split(cfg, len(np.asarray(lat)))
     try:
         return _splits().spatial_split(
             np.asarray(lat),
@@ -50,6 +55,41 @@ def make_split(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray):
         )
     except ValueError as err:
         raise ConfigError(f"split: {err}") from err
+
+
+def _reference_split(cfg: RunConfig, n_cells: int):
+    from ..data.cube import open_cube
+    from ..reference.split import cube_reference_split
+
+    try:
+        split = cube_reference_split(open_cube(require_cube(cfg)), cfg.split.n_folds)
+    except ValueError as err:
+        raise ConfigError(f"split: {err}") from err
+    if split.n_cells != n_cells:
+        raise ConfigError(
+            f"split.method reference splits the {split.n_cells} land cells of data.cube; the run has {n_cells} "
+            "cells (use split.method=h2cm for a subset of a cube's cells)"
+        )
+    return split
+
+
+def normalization_statistics(cfg: RunConfig, train: CellData):
+    """(input statistics for ``set_normalization``, constraint :class:`LossStats`) of a fold:
+    from its training cells (``normalization: fold``) or from the cube's store attributes
+    (``normalization: store``, the same for every fold; :mod:`h2cm.reference.stats`)."""
+    from .loss import LossStats
+
+    if cfg.normalization == "fold":
+        return input_statistics(train), LossStats.from_cells(train, cfg.data.constraints)
+    from ..data.cube import open_cube
+    from ..reference import stats
+
+    ds = open_cube(require_cube(cfg))
+    keys = [k for k in cfg.data.constraints if k in train.constraints]
+    try:
+        return stats.input_statistics(ds, train.static.shape[1]), stats.loss_statistics(ds, keys)
+    except stats.StoreStatisticsError as err:
+        raise ConfigError(f"normalization: store: {err}") from err
 
 
 def cube_cell_coords(cube: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -40,8 +40,8 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import RunConfig, load_config
-from .folds import ensure_split, fold_seed, input_statistics, load_fold_data, require_cube
-from .loss import LossStats, active_terms, total_loss
+from .folds import ensure_split, fold_seed, load_fold_data, normalization_statistics, require_cube
+from .loss import active_terms, total_loss
 from .run import prepare_run_dir, update_manifest
 
 BEST, LAST, LOG, RESULT = "best.pt", "last.pt", "log.csv", "result.json"
@@ -147,9 +147,9 @@ class FoldTrainer:
             compiled = self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
         # a compiled model sees every batch at one shape (short batches are padded): one compilation per run
         self.pad_batches = bool(compiled)
-        self.model.set_normalization(*input_statistics(train))
+        inputs, self.stats = normalization_statistics(cfg, train)
+        self.model.set_normalization(*inputs)
         self.model.to(self.device)
-        self.stats = LossStats.from_cells(train, cfg.data.constraints)
         self.terms = active_terms(cfg.data.constraints, self.stats, cfg.loss.priors)
         if not self.terms:
             raise ValueError(f"no loss term: none of the constraints {cfg.data.constraints} has training data")

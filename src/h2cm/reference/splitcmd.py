@@ -1,0 +1,93 @@
+"""``h2cm split``: a cube's cross-validation split, h2cm's or the authors', as JSON and as a map.
+
+``--method h2cm`` (default) is :func:`h2cm.data.splits.cube_split` with ``--seed``,
+``--n-folds``, ``--block-deg`` and ``--test-fraction`` (the ``split`` section of a run
+configuration); ``--method reference`` is the authors' split (:mod:`h2cm.reference.split`), which
+only takes ``--n-folds``. The JSON is what a run keeps as ``RUN/split.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.splits import Split
+
+
+def cube_split_by_method(cube, method: str = "h2cm", **options) -> Split:
+    """The split of a cube's land cells by ``method`` (``h2cm`` or ``reference``)."""
+    from ..data.cube import open_cube
+    from ..data.splits import cube_split
+    from .split import cube_reference_split
+
+    ds = open_cube(cube)
+    if method == "reference":
+        return cube_reference_split(ds, options.get("n_folds", 10))
+    if method != "h2cm":
+        raise ValueError(f"split method {method!r}: expected 'h2cm' or 'reference'")
+    return cube_split(ds, **options)
+
+
+def split_figure(split: Split, path: str | os.PathLike, title: str = "") -> Path:
+    """A map of the cells coloured by set: the test set grey, folds 0..n-1 in colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label = np.full(split.n_cells, -1)
+    for k, cells in enumerate(split.folds):
+        label[cells] = k
+    fig, ax = plt.subplots(figsize=(10, 5))
+    test = label < 0
+    ax.scatter(split.lon[test], split.lat[test], s=2, marker="s", color="0.6", label=f"test ({test.sum()})")
+    cmap = plt.get_cmap("tab10" if split.n_folds <= 10 else "tab20")
+    for k in range(split.n_folds):
+        sel = label == k
+        ax.scatter(
+            split.lon[sel], split.lat[sel], s=2, marker="s", color=cmap(k % cmap.N), label=f"fold {k} ({sel.sum()})"
+        )
+    ax.set(xlabel="longitude (degrees_east)", ylabel="latitude (degrees_north)", aspect="equal")
+    ax.set_title(title or f"{split.method} split: test set and {split.n_folds} folds")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=4, fontsize=8, frameon=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    options = {"n_folds": args.n_folds}
+    if args.method == "h2cm":
+        options.update(seed=args.seed, block_deg=args.block_deg, test_fraction=args.test_fraction)
+    split = cube_split_by_method(args.cube, args.method, **options)
+    if args.figure:
+        split_figure(split, args.figure)
+    if args.out:
+        split.save(args.out)
+        sizes = ", ".join(str(len(f)) for f in split.folds)
+        print(f"wrote {args.out}: {args.method} split, {len(split.test)} test cells, folds of {sizes} cells")
+    else:
+        print(json.dumps(split.to_dict(), indent=1))
+    return 0
+
+
+def register(sub) -> None:
+    from ..training.config import SplitConfig
+
+    d = SplitConfig()
+    p = sub.add_parser("split", help="a cube's cross-validation split (h2cm's or the authors') as JSON and a map")
+    p.add_argument("cube", help="the cube whose land cells are split")
+    p.add_argument("--method", choices=("h2cm", "reference"), default="h2cm", help="h2cm (default) or the authors'")
+    p.add_argument("--out", default=None, help="write the split here (JSON) instead of printing it")
+    p.add_argument("--figure", default=None, help="also draw the split as a map (PNG)")
+    p.add_argument("--seed", type=int, default=d.seed, help="h2cm method: shuffling seed")
+    p.add_argument("--n-folds", type=int, default=d.n_folds, help="number of folds (the paper: 10)")
+    p.add_argument("--block-deg", type=float, default=d.block_deg, help="h2cm method: block size in degrees")
+    p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="h2cm method: test share")
+    p.set_defaults(func=run)
