@@ -67,6 +67,7 @@ def test_shards_are_disjoint_and_cover_the_batch():
     assert shard(idx, 0, 1).tolist() == idx.tolist()
 
 
+@pytest.mark.slow
 def test_two_gloo_workers_end_with_the_weights_of_one_process(tmp_path):
     cfg = _config()
     runtime.configure(threads=1)
