@@ -17,7 +17,7 @@ from pathlib import Path
 
 DEFAULT_HISTORY = Path("benchmarks") / "history.jsonl"
 SHAPE_KEYS = ("batch", "days", "threads", "device", "chunk_days")
-RATE_SUFFIXES = ("forward", "train", "inference")  # cell-days/s keys start with one of these
+RATE_PREFIXES = ("forward", "train", "inference")  # cell-days/s keys start with one of these
 
 
 def machine_id() -> str:
@@ -34,7 +34,9 @@ def git_commit(cwd: Path | None = None) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def stamp(result: dict) -> dict:
@@ -83,7 +85,7 @@ def rate_keys(entry: dict) -> list[str]:
     return [
         k
         for k, v in entry.items()
-        if k.startswith(RATE_SUFFIXES) and isinstance(v, int | float) and not isinstance(v, bool)
+        if k.startswith(RATE_PREFIXES) and isinstance(v, int | float) and not isinstance(v, bool)
     ]
 
 

@@ -155,12 +155,10 @@ def run_ray(
 
     Uses the Ray instance this process is already connected to, else ``ray.init(address)`` (a
     fresh local instance when ``address`` is None), which is shut down again at the end."""
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=True)
-        started = True
-    try:
+    import_ray()  # a clear error when Ray is missing
+    from .distributed import ray_session
+
+    with ray_session(address) as ray:
         # data-parallel folds: the task only drives Ray Train, whose workers hold the CPUs and GPUs
         cpus, gpus = (0, 0) if cfg.train.data_parallel > 1 else (cfg.threads, cfg.num_gpus)
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_fold_task)
@@ -175,9 +173,6 @@ def run_ray(
                 cause = getattr(err, "cause", None) or err
                 outcomes.append(FoldOutcome(k, False, error=_error_text(cause)))
         return outcomes
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def run_cv(
