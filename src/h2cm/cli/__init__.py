@@ -1,0 +1,79 @@
+"""The ``h2cm`` command line: a thin shell over library functions.
+
+Every verb lives in the module that implements it; the module exposes ``register(subparsers)``
+which adds its parser and sets ``func`` to a handler taking the parsed arguments and returning an
+exit code. Add a verb by adding its module to :data:`VERBS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .. import __version__
+
+# verb modules, in the order they appear in ``h2cm --help``
+VERBS: tuple[str, ...] = (
+    "h2cm.simulate",
+    "h2cm.bench",
+    "h2cm.data.synth",
+    "h2cm.data.check",
+    "h2cm.data.import_h2cm",
+    "h2cm.data.fluxnet",
+    "h2cm.reference.convert",
+    "h2cm.reference.splitcmd",
+    "h2cm.training.trainer",
+    "h2cm.training.cv",
+    "h2cm.training.tune",
+    "h2cm.evaluation.predict",
+    "h2cm.evaluation.evaluate",
+    "h2cm.evaluation.probe",
+    "h2cm.report.html",
+    "h2cm.report.demo",
+    "h2cm.studies",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="h2cm",
+        description="H2CM: hybrid hydrological-carbon cycle model. Run 'h2cm VERB --help' for a verb's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"h2cm {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in VERBS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # KEY=VALUE overrides after options (argparse stops filling a positional list at the first option)
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = [*(args.overrides or []), *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+        # bad input (config, cube, run directory, file): one clear line, not a traceback;
+        # every error class of h2cm (ConfigError, CubeError, RunDirError, ...) is one of these
+        if os.environ.get("H2CM_DEBUG"):
+            raise
+        verb = getattr(args, "verb", None) or (argv or sys.argv[1:] or ["h2cm"])[0]
+        print(f"h2cm {verb}: error: {err}", file=sys.stderr)
+        print("(set H2CM_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
