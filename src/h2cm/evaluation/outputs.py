@@ -12,8 +12,11 @@ A run of the pure LSTM baseline (``model: lstm``) holds only the variables it pr
 (:data:`h2cm.baselines.LSTM_OUTPUT_KEYS`), in the same layout, and no parameters or constants.
 
 Grid cells that were not simulated are NaN (the missing value). Coordinates carry CF axis
-attributes and cell bounds (``lat_bnds``, ``lon_bnds``, ``time_bnds``). Every unit, long_name and
-standard_name comes from :mod:`h2cm.schema`.
+attributes and cell bounds (``lat_bnds``, ``lon_bnds``, ``time_bnds``); neither coordinates nor
+bounds have a ``_FillValue`` (CF 7.1: bounds have no missing values). Every unit, long_name and
+standard_name comes from :mod:`h2cm.schema`. Files declare ``Conventions = CF-1.8``: nothing in
+them needs a later version, and 1.8 is the newest the CF checker (cfchecker 4.1) can verify;
+:func:`netcdf_dataset` prepares a Dataset for a NetCDF file that it passes with no error or warning.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ from ..schema import CONSTANT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS, WATER_ST
 STATS: tuple[str, ...] = ("median", "min", "max")
 STATE_KEYS: frozenset[str] = frozenset((*WATER_STATE_KEYS, "tws"))
 REFERENCE = "Baghirov et al. (2024), H2CM: a hybrid hydrological-carbon cycle model"
+CONVENTIONS = "CF-1.8"
+BOUNDS: tuple[str, ...] = ("time_bnds", "lat_bnds", "lon_bnds")
+NO_FILL: tuple[str, ...] = ("time", "lat", "lon", *BOUNDS)  # coordinates and bounds: never missing
+TIME_ENCODING: dict[str, str] = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "float64"}
 
 
 def stat_name(key: str, stat: str | None) -> str:
@@ -161,7 +168,7 @@ def global_attrs(**extra) -> dict[str, object]:
     """Global attributes: conventions, model version, provenance; ``extra`` added (None dropped)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     attrs: dict[str, object] = {
-        "Conventions": "CF-1.10",
+        "Conventions": CONVENTIONS,
         "title": "H2CM simulation",
         "source": f"h2cm {__version__} (hybrid hydrological-carbon cycle model)",
         "h2cm_version": __version__,
@@ -295,10 +302,28 @@ def ensemble_template(
         if isinstance(var.data, da.Array):
             var.encoding["chunks"] = tuple(c[0] for c in var.data.chunks)
         del name
-    ds["time"].encoding.update(
-        {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "float64"}
-    )
-    ds["time_bnds"].encoding.update(
-        {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "float64"}
-    )
+    ds["time"].encoding.update(TIME_ENCODING)
+    ds["time_bnds"].encoding.update(TIME_ENCODING)
+    for name in NO_FILL:
+        ds[name].encoding["_FillValue"] = None
     return ds
+
+
+def netcdf_dataset(ds: xr.Dataset, complevel: int = 4) -> tuple[xr.Dataset, dict[str, dict]]:
+    """``ds`` and the encoding for a CF NetCDF file: the cell bounds become plain variables (as
+    coordinates xarray would list them in a non-standard global ``coordinates`` attribute),
+    coordinates and bounds get no ``_FillValue``, floating-point data NaN; data compressed in the
+    dask chunks of ``ds``."""
+    ds = ds.reset_coords([b for b in BOUNDS if b in ds.coords])
+    encoding: dict[str, dict] = {}
+    for name, var in ds.variables.items():
+        if name in NO_FILL:
+            encoding[str(name)] = {"_FillValue": None, **(TIME_ENCODING if name in ("time", "time_bnds") else {})}
+            continue
+        if name not in ds.data_vars:
+            continue
+        enc = {"zlib": True, "complevel": complevel, "_FillValue": np.nan if var.dtype.kind == "f" else None}
+        if var.ndim and var.chunks:
+            enc["chunksizes"] = tuple(c[0] for c in var.chunks)
+        encoding[str(name)] = enc
+    return ds, encoding

@@ -27,7 +27,7 @@ from .. import runtime
 from ..baselines import MODEL_LABELS, model_kind
 from . import io
 from .ensemble import ensemble_constants, ensemble_static_keys, run_ensemble, select_outputs
-from .outputs import ensemble_stats, ensemble_template, stat_name
+from .outputs import ensemble_stats, ensemble_template, netcdf_dataset, stat_name
 from .rundir import RunDir, RunDirError
 from .views import monthly_means
 
@@ -265,13 +265,7 @@ def predict(
 
 
 def _zarr_to_netcdf(src: Path, dst: Path) -> None:
-    ds = xr.open_zarr(src)
-    encoding = {}
-    for name, var in ds.data_vars.items():
-        enc = {"zlib": True, "complevel": 4, "_FillValue": np.nan if var.dtype.kind == "f" else None}
-        if var.ndim and var.chunks:
-            enc["chunksizes"] = tuple(c[0] for c in var.chunks)
-        encoding[name] = enc
+    ds, encoding = netcdf_dataset(xr.open_zarr(src))  # CF: bounds without _FillValue (outputs.py)
     ds.to_netcdf(dst, encoding=encoding, engine="netcdf4")
 
 
