@@ -17,9 +17,10 @@ import xarray as xr
 import yaml
 
 from h2cm.aggregate import month_index, monthly_mean
+from h2cm.constraints import MONTHLY_CONSTRAINT_KEYS
 from h2cm.data.cube import grid_cell_area, save_cube
 from h2cm.model import H2CM
-from h2cm.schema import CONSTANT_KEYS, FORCING_KEYS, MONTHLY_CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
+from h2cm.schema import CONSTANT_KEYS, FORCING_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from h2cm.toy import toy_inputs, toy_model_statistics
 
 LAT = np.array([-17.5, -16.5, -15.5, -14.5])

@@ -11,10 +11,11 @@ import xarray as xr
 
 from eval_fixtures import tiny_world
 from h2cm.cli import main
+from h2cm.constraints import MONTHLY_CONSTRAINT_KEYS
 from h2cm.evaluation.evaluate import EVAL_OUTPUT_FILES, evaluate
 from h2cm.evaluation.metrics import METRICS
 from h2cm.evaluation.views import VIEWS
-from h2cm.schema import CONSTANT_KEYS, MONTHLY_CONSTRAINT_KEYS
+from h2cm.schema import CONSTANT_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from h2cm.constraints import cue_of_means as model_cue
 from h2cm.data.regions import REGIONS, region_index
 from h2cm.evaluation.diagnostics import PAR_PER_RN, derived_diagnostics, par_from_rn
 from h2cm.evaluation.metrics import all_metrics, area_weighted_mean, bias, pearson_r, r_squared, rmse, sdr
 from h2cm.evaluation.outputs import ensemble_stats
-from h2cm.evaluation.skill import global_skill, model_cue, summarise
+from h2cm.evaluation.skill import global_skill, summarise
 from h2cm.evaluation.views import anomalies, monthly_means, msc, prepare
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from eval_fixtures import tiny_world
 from h2cm.cli import main
+from h2cm.constraints import MONTHLY_CONSTRAINT_KEYS
 from h2cm.report.html import build_report
-from h2cm.schema import MONTHLY_CONSTRAINT_KEYS
 
 pytestmark = pytest.mark.slow  # builds a trained run or a world per module
 

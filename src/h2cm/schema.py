@@ -84,7 +84,6 @@ CONSTRAINTS: tuple[Variable, ...] = (
     _V("cue", "constraint", "1", "mean annual carbon use efficiency", None, 0.0, 1.0),
 )
 CONSTRAINT_KEYS: tuple[str, ...] = tuple(v.key for v in CONSTRAINTS)
-STATIC_CONSTRAINT_KEYS: tuple[str, ...] = ("cue",)
 
 ANCILLARY: tuple[Variable, ...] = (
     _V("cell_area", "ancillary", "m2", "grid cell area", "cell_area", 0.0, 2.0e10),
@@ -218,7 +217,6 @@ EVALUATION: tuple[Variable, ...] = (
     _V("reco_daily", "evaluation", "g m-2 d-1", "ecosystem respiration (carbon), daily", None, -10.0, 60.0),
 )
 EVALUATION_KEYS: tuple[str, ...] = tuple(v.key for v in EVALUATION)
-MONTHLY_CONSTRAINT_KEYS: tuple[str, ...] = tuple(k for k in CONSTRAINT_KEYS if k not in STATIC_CONSTRAINT_KEYS)
 
 # The cube on disk (docs/architecture.md, docs/data.md).
 CUBE_VERSION = 1

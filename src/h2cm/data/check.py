@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..constraints import MONTHLY_CONSTRAINT_KEYS, STATIC_CONSTRAINT_KEYS
 from ..schema import (
     CUBE_VERSION,
     FORCING_KEYS,
-    MONTHLY_CONSTRAINT_KEYS,
-    STATIC_CONSTRAINT_KEYS,
     VARIABLES,
 )
 

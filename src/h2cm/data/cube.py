@@ -21,12 +21,11 @@ import torch
 import xarray as xr
 
 from ..aggregate import month_index
+from ..constraints import MONTHLY_CONSTRAINT_KEYS, STATIC_CONSTRAINT_KEYS
 from ..schema import (
     COORD_ATTRS,
     CUBE_VERSION,
     FORCING_KEYS,
-    MONTHLY_CONSTRAINT_KEYS,
-    STATIC_CONSTRAINT_KEYS,
     VARIABLES,
 )
 from .cells import CellData

@@ -42,6 +42,8 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__, runtime
+from ..constraints import CONSTRAINT_OUTPUT, HEADLINE_VIEW
+from ..constraints import cue_of_means as model_cue
 from ..data.regions import REGION_CODES, REGIONS, region_index
 from ..schema import CONSTANT_KEYS, CONSTRAINT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from . import io
@@ -55,15 +57,12 @@ from .outputs import global_attrs
 from .predict import resolve_cube, select_cells, tile_batches
 from .rundir import RunDir
 from .skill import (
-    CONSTRAINT_OUTPUT,
-    HEADLINE_VIEW,
     MODEL_SOURCE,
     cell_skill,
     comparison_frame,
     fmt,
     global_skill,
     markdown_table,
-    model_cue,
     model_rows,
     rows,
     spatial_skill,

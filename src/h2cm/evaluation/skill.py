@@ -20,35 +20,11 @@ import pandas as pd
 from .metrics import METRICS, all_metrics, area_weighted_mean
 from .views import VIEWS, prepare, view
 
-# observation constraint -> model output compared with it
-CONSTRAINT_OUTPUT: dict[str, str] = {
-    "tws": "tws",
-    "swe": "swe",
-    "et": "et",
-    "runoff": "runoff",
-    "fapar": "fapar",
-    "gpp": "gpp",
-    "nee": "nee",
-    "nee_anomaly": "nee",
-    "cue": "cue",
-}
 MODEL_SOURCE = "model"  # the ``source`` of the run's own rows; --compare products use their names
 SUMMARY_COLUMNS: tuple[str, ...] = (
     *("reference", "target", "view", "metric"),
     *("median", "min", "max", "n_folds", "source"),
 )
-# the view each constraint's loss term uses (docs/training.md): the headline of the summary
-HEADLINE_VIEW: dict[str, str] = {
-    "tws": "monthly",  # anomalies (each cell's mean removed), compared month by month
-    "swe": "monthly",
-    "et": "msc",
-    "runoff": "msc",
-    "fapar": "monthly",
-    "gpp": "msc",
-    "nee": "monthly",
-    "nee_anomaly": "monthly",
-    "cue": "spatial",
-}
 
 
 def global_skill(model, ref, area, months, key: str) -> dict[str, dict[str, np.ndarray]]:
@@ -82,14 +58,6 @@ def ensemble_median(model) -> np.ndarray:
     ok = np.isfinite(model).any(axis=0)
     out[ok] = np.nanmedian(model[:, ok], axis=0) if ok.any() else out[ok]
     return out
-
-
-def model_cue(npp_mean, gpp_mean) -> np.ndarray:
-    """Per-cell carbon use efficiency as the loss defines it: mean NPP / mean GPP (0.5 where mean
-    GPP < 0.1 gC m-2 d-1)."""
-    npp_mean = np.asarray(npp_mean, dtype=np.float64)
-    gpp_mean = np.asarray(gpp_mean, dtype=np.float64)
-    return np.where(gpp_mean < 0.1, 0.5, npp_mean / np.where(gpp_mean < 0.1, 1.0, gpp_mean))
 
 
 def rows(reference: str, target: str, skill: dict, folds, source: str = MODEL_SOURCE) -> list[dict]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..constraints import CONSTRAINTS
+
 VIEWS: tuple[str, ...] = ("monthly", "msc", "anomaly")
 VIEW_LABELS: dict[str, str] = {
     "monthly": "monthly values",
@@ -72,19 +74,23 @@ def view(x, months, name: str) -> np.ndarray:
 
 
 def prepare(key: str, sim, obs, months=None) -> tuple[np.ndarray, np.ndarray]:
-    """Masked (model, data) pair of one constraint, treated as the loss treats it (spec section 6).
+    """Masked (model, data) pair of one constraint, treated as the loss treats it (the
+    constraint's ``treatment`` in :mod:`h2cm.constraints`; docs/evaluation.md).
 
-    ``tws``: each cell's mean over the shared months is removed from model and data (GRACE gives
-    anomalies). ``nee_anomaly``: the model's monthly NEE minus its own mean seasonal cycle over the
-    months with data, against the data as given. Everything else: the masked values.
+    ``cell_anomaly`` (TWS): each cell's mean over the shared months is removed from model and data
+    (GRACE gives anomalies). ``model_anomaly`` (NEE anomalies): the model's monthly values minus
+    their own mean seasonal cycle over the months with data, against the data as given. ``none``,
+    or a key that is not a constraint (a truth comparison): the masked values.
     """
     s, o = joint_mask(sim, obs)
-    if key == "tws":
+    c = CONSTRAINTS.get(key)
+    treatment = c.treatment if c is not None else "none"
+    if treatment == "cell_anomaly":
         s = s - _nanmean0(s)
         o = o - _nanmean0(o)
-    elif key == "nee_anomaly":
+    elif treatment == "model_anomaly":
         if months is None:
-            raise ValueError("nee_anomaly needs the month labels")
+            raise ValueError(f"{key} needs the month labels")
         s = anomalies(s, months)
     return s, o
 

@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from ..constraints import CONSTRAINT_OUTPUT, CONSTRAINTS, HEADLINE_VIEW  # noqa: E402
 from ..evaluation.diagnostics import DIAGNOSTIC_TERMS, DIAGNOSTICS  # noqa: E402
 from ..evaluation.metrics import area_weighted_mean, pearson_r  # noqa: E402
-from ..evaluation.skill import CONSTRAINT_OUTPUT  # noqa: E402
 from ..evaluation.views import VIEW_LABELS, VIEWS, anomalies, msc, prepare  # noqa: E402
 from ..schema import CONSTRAINT_KEYS, cf_attrs  # noqa: E402
 
@@ -289,7 +289,6 @@ def efficiency_table(maps: xr.Dataset) -> pd.DataFrame:
 def skill_maps(skill: xr.Dataset, out_dir: Path, metric: str = "r"):
     """Per-cell skill of the ensemble median against observations, on each constraint's headline
     view (the view its loss term uses)."""
-    from ..evaluation.skill import HEADLINE_VIEW
 
     keys = [k for k in CONSTRAINT_KEYS if f"obs_{k}" in skill]
     if not keys:
@@ -539,4 +538,4 @@ def truth_maps(maps: xr.Dataset, out_dir: Path):
 
 def constraint_keys(monthly: xr.Dataset) -> list[str]:
     """Constraints with observations in the evaluation (order of the schema)."""
-    return [k for k in CONSTRAINT_KEYS if k != "cue" and f"obs_{k}" in monthly]
+    return [k for k in CONSTRAINT_KEYS if not CONSTRAINTS[k].static and f"obs_{k}" in monthly]

@@ -24,11 +24,12 @@ import xarray as xr
 
 from .. import __version__
 from ..baselines import kind_label
+from ..constraints import HEADLINE_VIEW
 from ..evaluation.coverage import no_constants_text, not_evaluated_text
 from ..evaluation.diagnostics import DIAGNOSTICS, diagnostic_outputs
 from ..evaluation.metrics import METRIC_LABELS, METRICS
 from ..evaluation.rundir import RunDir
-from ..evaluation.skill import HEADLINE_VIEW, comparison_frame, fmt, model_rows
+from ..evaluation.skill import comparison_frame, fmt, model_rows
 from ..evaluation.views import VIEW_LABELS
 from . import figures, probe_figures
 

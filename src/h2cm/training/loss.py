@@ -19,18 +19,11 @@ import torch
 from torch import Tensor
 
 from ..aggregate import monthly_mean
+from ..constraints import CONSTRAINT_KEYS, CONSTRAINTS, Constraint, cue_of_means
 from ..data.cells import CellData
 from ..physics import Constants
-from ..schema import CONSTRAINT_KEYS
 
-TWS_TERMS = ("tws",)
-MSC_TERMS = ("et", "runoff", "gpp")
-MONTHLY_TERMS = ("swe", "fapar", "nee")
 PRIOR_TERMS = ("prior_q10", "prior_beta_co2")
-CUE_SMALL_GPP = 0.1  # gC m-2 d-1: below this mean GPP a cell's CUE is taken as 0.5
-CUE_DEFAULT = 0.5
-# model outputs each term reads (default: the output of the term's own name)
-TERM_OUTPUTS: dict[str, tuple[str, ...]] = {"cue": ("npp", "gpp"), "nee_anomaly": ("nee",)}
 
 
 @dataclass(frozen=True)
@@ -162,11 +155,8 @@ def nee_anomaly_loss(
 
 
 def model_cue(npp: Tensor, gpp: Tensor) -> Tensor:
-    """Per-cell ``mean NPP / mean GPP`` of daily ``(T, N)`` series; 0.5 where mean GPP < 0.1."""
-    npp_m, gpp_m = npp.mean(0), gpp.mean(0)
-    small = gpp_m < CUE_SMALL_GPP
-    ratio = npp_m / torch.where(small, torch.ones_like(gpp_m), gpp_m)
-    return torch.where(small, torch.full_like(ratio, CUE_DEFAULT), ratio)
+    """Per-cell ``mean NPP / mean GPP`` of daily ``(T, N)`` series (:func:`h2cm.constraints.cue_of_means`)."""
+    return cue_of_means(npp.mean(0), gpp.mean(0))
 
 
 def cue_loss(npp: Tensor, gpp: Tensor, obs: Tensor, mean: float, std: float) -> Tensor:
@@ -184,6 +174,21 @@ def prior_loss(value: Tensor, mean: float, sd: float) -> Tensor:
 
 
 # --- all terms ------------------------------------------------------------------------------------
+
+
+def constraint_term(
+    c: Constraint, model: Tensor, obs: Tensor, month_of_year: Tensor, area: Tensor, mean: float, std: float
+) -> Tensor:
+    """The loss term of a monthly constraint ``c``, by its form (:mod:`h2cm.constraints`)."""
+    if c.loss == "cell_anomaly":
+        return tws_loss(model, obs, mean, std)
+    if c.loss == "msc":
+        return msc_loss(model, obs, month_of_year, mean, std)
+    if c.loss == "monthly":
+        return monthly_loss(model, obs, mean, std)
+    if c.loss == "regional_anomaly":
+        return nee_anomaly_loss(model, obs, month_of_year, area, mean, std)
+    raise ValueError(f"constraint {c.key!r}: loss form {c.loss!r} is not a monthly form")
 
 
 def month_of_year(data: CellData) -> Tensor:
@@ -246,23 +251,18 @@ def total_loss(
             continue
         if term not in data.constraints or term not in stats.std:
             continue
-        if any(k not in outputs for k in TERM_OUTPUTS.get(term, (term,))):
+        c = CONSTRAINTS.get(term)
+        if c is None:
+            raise ValueError(f"unknown loss term {term!r}")
+        if any(k not in outputs for k in c.reads):
             continue  # the model does not produce what this term needs (e.g. a pure LSTM baseline)
         mu, sd = stats.mean[term], stats.std[term]
-        if term == "cue":
-            res[term] = cue_loss(outputs["npp"], outputs["gpp"], obs_of(term), mu, sd)
-        elif term == "nee_anomaly":
-            res[term] = nee_anomaly_loss(
-                model_monthly("nee"), obs_of(term), moy.to(dev), data.cell_area.to(dev), mu, sd
-            )
-        elif term in TWS_TERMS:
-            res[term] = tws_loss(model_monthly(term), obs_of(term), mu, sd)
-        elif term in MSC_TERMS:
-            res[term] = msc_loss(model_monthly(term), obs_of(term), moy.to(dev), mu, sd)
-        elif term in MONTHLY_TERMS:
-            res[term] = monthly_loss(model_monthly(term), obs_of(term), mu, sd)
+        if c.loss == "cue":
+            res[term] = cue_loss(*(outputs[k] for k in c.reads), obs_of(term), mu, sd)
         else:
-            raise ValueError(f"unknown loss term {term!r}")
+            res[term] = constraint_term(
+                c, model_monthly(c.output), obs_of(term), moy.to(dev), data.cell_area.to(dev), mu, sd
+            )
     total = torch.zeros((), device=dev)
     for v in res.values():
         total = total + v
