@@ -22,6 +22,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.data.check",
     "h2cm.data.import_h2cm",
     "h2cm.data.fluxnet",
+    "h2cm.cli.import_towers",
     "h2cm.reference.convert",
     "h2cm.reference.splitcmd",
     "h2cm.training.trainer",
