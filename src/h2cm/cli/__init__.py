@@ -20,6 +20,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.bench",
     "h2cm.data.synth",
     "h2cm.data.check",
+    "h2cm.cli.import_cf",
     "h2cm.data.import_h2cm",
     "h2cm.data.fluxnet",
     "h2cm.cli.import_towers",
