@@ -30,10 +30,9 @@ VERBS: tuple[str, ...] = (
     "h2cm.training.cv",
     "h2cm.training.tune",
     "h2cm.evaluation.predict",
-    "h2cm.evaluation.evaluate",
+    "h2cm.cli.evaluate",
     "h2cm.evaluation.probe",
-    "h2cm.report.html",
-    "h2cm.report.demo",
+    "h2cm.cli.report",
     "h2cm.studies",
 )
 

@@ -318,18 +318,22 @@ def skill_maps(skill: xr.Dataset, out_dir: Path, metric: str = "r"):
 # --- constants ----------------------------------------------------------------------------------
 
 
-def constants_figure(constants: pd.DataFrame, out_dir: Path):
-    """Learned Q10 and beta_CO2 (as % per 100 ppm) across folds, with truth and the priors."""
+def constants_figure(constants: pd.DataFrame, out_dir: Path, priors: dict[str, tuple[float, float]] | None = None):
+    """Learned Q10 and beta_CO2 (as % per 100 ppm) across folds, with the truth (twin world) and,
+    for a run trained with priors, the prior mean +- sd it used (``priors``: name -> (mean, sd),
+    :func:`run_priors`); a run without priors gets no band."""
     c = constants.set_index("constant")
     if not {"q10", "beta_co2"} <= set(c.index):
         return None  # a model without constants (the pure LSTM)
     fold_cols = [col for col in constants.columns if col.startswith("fold_")]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    spec = (("q10", 1.0, "Q10 (-)", (1.5, 0.3)), ("beta_co2", 1e4, "beta_CO2 (% per 100 ppm)", (15.0, 5.0)))
-    for ax, (k, scale, label, prior) in zip(axes, spec, strict=True):
+    spec = (("q10", 1.0, "Q10 (-)"), ("beta_co2", 1e4, "beta_CO2 (% per 100 ppm)"))
+    for ax, (k, scale, label) in zip(axes, spec, strict=True):
         vals = np.array([c.loc[k, f] for f in fold_cols], dtype=float) * scale
         folds = [int(f.split("_")[1]) for f in fold_cols]
-        ax.axhspan(prior[0] - prior[1], prior[0] + prior[1], color="#999", alpha=0.2, label="prior mean +- sd")
+        if priors and k in priors:
+            mean, sd = (x * scale for x in priors[k])
+            ax.axhspan(mean - sd, mean + sd, color="#999", alpha=0.2, label="prior mean +- sd (used in training)")
         ax.scatter(folds, vals, color=MODEL_COLOUR, zorder=3, label="fold")
         ax.axhline(np.median(vals), color=MODEL_COLOUR, lw=1, label="median across folds")
         if "truth" in c.columns and np.isfinite(c.loc[k, "truth"]):
@@ -342,6 +346,14 @@ def constants_figure(constants: pd.DataFrame, out_dir: Path):
     fig.suptitle("Learned global constants across folds")
     fig.tight_layout()
     return _save(fig, out_dir / "constants.png")
+
+
+def run_priors(config: dict) -> dict[str, tuple[float, float]] | None:
+    """The priors on global constants a run was trained with (its ``loss`` section), or None."""
+    loss = config.get("loss") if isinstance(config.get("loss"), dict) else {}
+    if not loss.get("priors"):
+        return None
+    return {k: (float(v["mean"]), float(v["sd"])) for k, v in loss.items() if isinstance(v, dict) and "mean" in v}
 
 
 # --- Fig. 6: regional mean seasonal cycles --------------------------------------------------------
