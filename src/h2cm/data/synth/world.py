@@ -43,8 +43,9 @@ from ..cube import (
 from ..geography import Geography, load_geography
 from .observe import INVERSIONS, NOISE, grace_missing_months, inversion, monthly_means, observe, observed_keys
 from .products import PRODUCT_GROUPS, WorldProducts
+from .static import static_features
 from .truth import TRUTH_CONSTANTS, TruthStatic, run_truth
-from .weather import CellClimate, LargeScale, annual_mean_temperature, generate_weather, smooth_field
+from .weather import CellClimate, LargeScale, generate_weather, smooth_field
 
 Box = tuple[float, float, float, float]  # lat_min, lat_max, lon_min, lon_max (cell edges, degrees)
 
@@ -89,7 +90,7 @@ SIZES: dict[str, WorldSize] = {
 WORLD_VERSION = 2
 
 
-# --- geography -> grid and static features ------------------------------------------------------
+# --- geography -> grid ------------------------------------------------------------------------
 
 
 def world_grid(size: WorldSize, geo: Geography) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,41 +108,68 @@ def world_grid(size: WorldSize, geo: Geography) -> tuple[np.ndarray, np.ndarray,
     return rows, cols, (land & inside)[np.ix_(rows, cols)]
 
 
-def static_features(geo: Geography, seed: int) -> dict[str, np.ndarray]:
-    """The 30 static features on the global 1-degree grid (formulas in docs/data.md)."""
-    lat2 = np.repeat(geo.lat[:, None], len(geo.lon), axis=1)
-    lon2 = np.repeat(geo.lon[None, :], len(geo.lat), axis=0)
-    rng = np.random.default_rng([seed, 3])
-    g = [smooth_field(rng, lat2.ravel(), lon2.ravel(), step=5.0).reshape(lat2.shape) for _ in range(4)]
-    f: dict[str, np.ndarray] = {
-        "land_fraction": geo.land_fraction,
-        "elevation": geo.elevation,
-        "elevation_std": geo.elevation_std,
-    }
-    lc = {k: geo.landcover[i] for i, k in enumerate(k for k in STATIC_FEATURE_KEYS if k.startswith("lc_"))}
-    f.update(lc)
-    forest = lc["lc_enf"] + lc["lc_ebf"] + lc["lc_dnf"] + lc["lc_dbf"] + lc["lc_mf"]
-    f["tree_cover"] = np.clip(
-        forest + 0.5 * lc["lc_wsa"] + 0.2 * lc["lc_sav"] + 0.25 * lc["lc_cvm"] + 0.1 * lc["lc_csh"], 0, 1
+# --- the world's plan: grid, calendar and the fields every block reads ----------------------------
+
+TRUTH_KEYS: tuple[str, ...] = tuple(v.key for v in OUTPUTS)  # daily outputs stored in the truth group
+
+
+@dataclass(frozen=True)
+class _World:
+    """A twin world before its first block: the grid (``lat``, ``lon``, land ``mask``), the calendar
+    and everything on the grid that the blocks share. Made by :func:`_plan_world`."""
+
+    spec: WorldSize
+    seed: int
+    time: pd.DatetimeIndex  # days
+    months: pd.DatetimeIndex  # month starts
+    lat: np.ndarray  # (rows,)
+    lon: np.ndarray  # (cols,)
+    mask: np.ndarray  # (rows, cols) bool
+    feats: dict[str, np.ndarray]  # static features, (rows, cols) each
+    continentality: np.ndarray  # (rows, cols)
+    wetness: np.ndarray  # (rows, cols): a smooth random factor on rain, randomness [seed, 4]
+    area: np.ndarray  # (rows, cols) m2
+    static: np.ndarray  # (rows, cols, feature): the cube's ``static``, NaN off land
+    truth_static: dict[str, np.ndarray]  # ``smmax``, ``alpha_ei`` (rows, cols), NaN off land
+    obs_keys: tuple[str, ...]  # monthly constraints observed somewhere in this world
+    large: LargeScale  # the large-scale weather all cells share, randomness [seed, 1]
+    grace_missing: np.ndarray  # (months,) GRACE-like gaps, randomness [seed, 2]
+
+
+def _plan_world(spec: WorldSize, seed: int) -> _World:
+    """Cut the world's grid out of the real geography and lay out its static fields."""
+    geo = load_geography()
+    rows, cols, mask = world_grid(spec, geo)
+    grid = np.ix_(rows, cols)
+    time = pd.date_range(spec.start, spec.end, freq="D")
+    months = pd.date_range(spec.start, spec.end, freq="MS")
+    lat, lon = geo.lat[rows], geo.lon[cols]
+    feats = {k: v[grid] for k, v in static_features(geo, seed).items()}
+    rng_w = np.random.default_rng([seed, 4])
+    wet_global = np.exp(0.3 * smooth_field(rng_w, np.repeat(geo.lat, 360), np.tile(geo.lon, 180), step=10.0) - 0.045)
+    tstatic = TruthStatic.from_features(feats)
+    mlat = np.repeat(lat[:, None], len(lon), axis=1)[mask]
+    return _World(
+        spec=spec,
+        seed=seed,
+        time=time,
+        months=months,
+        lat=lat,
+        lon=lon,
+        mask=mask,
+        feats=feats,
+        continentality=geo.continentality()[grid],
+        wetness=wet_global.reshape(180, 360)[grid],
+        area=grid_cell_area(geo.lat, geo.lon)[grid].astype(np.float32),
+        static=np.stack([np.where(mask, feats[k], np.nan) for k in STATIC_FEATURE_KEYS], axis=-1).astype(np.float32),
+        truth_static={
+            "smmax": np.where(mask, tstatic.smmax.numpy(), np.nan).astype(np.float32),
+            "alpha_ei": np.where(mask, tstatic.alpha_ei.numpy(), np.nan).astype(np.float32),
+        },
+        obs_keys=observed_keys(months, mlat, feats["elevation_std"][mask]),
+        large=LargeScale.generate(len(time), seed),
+        grace_missing=grace_missing_months(months, seed),
     )
-    sand = np.clip(0.35 + 0.3 * lc["lc_bar"] + 0.15 * lc["lc_osh"] - 0.15 * lc["lc_ebf"] + 0.12 * g[0], 0.05, 0.9)
-    clay = np.clip((1 - sand) * (0.35 + 0.2 * lc["lc_ebf"] + 0.1 * lc["lc_cro"] + 0.08 * g[1]), 0.03, 0.7)
-    f["sand"], f["clay"] = sand, clay
-    f["silt"] = np.clip(1.0 - sand - clay, 0.0, 1.0)
-    t_ann = annual_mean_temperature(lat2, geo.elevation, geo.continentality())
-    cold = 1.0 / (1.0 + np.exp((t_ann - 2.0) / 5.0))
-    soc = 4.0 + 30.0 * cold * (0.5 + 0.5 * forest) + 25.0 * lc["lc_wet"] + 8.0 * lc["lc_ebf"] + 2.0 * np.abs(g[2])
-    f["soil_organic_carbon"] = soc
-    f["bulk_density"] = np.clip(1650.0 - 350.0 * soc / 40.0 - 150.0 * clay, 800.0, 1800.0)
-    f["coarse_fragments"] = np.clip(0.05 + geo.elevation_std / 2500.0 + 0.05 * g[3], 0.0, 0.6)
-    f["soil_depth"] = np.clip(2.0 - geo.elevation_std / 600.0 - 0.8 * lc["lc_bar"], 0.3, 2.0)
-    f["field_capacity"] = 0.08 + 0.45 * clay + 0.2 * f["silt"] + 0.004 * np.minimum(soc, 40.0)
-    f["wilting_point"] = 0.02 + 0.35 * clay + 0.03 * f["silt"]
-    f["water_holding_capacity"] = (
-        (f["field_capacity"] - f["wilting_point"]) * f["soil_depth"] * (1.0 - f["coarse_fragments"]) * 1000.0
-    )
-    assert tuple(f) == STATIC_FEATURE_KEYS or set(f) == set(STATIC_FEATURE_KEYS)
-    return {k: np.asarray(f[k], dtype=np.float32) for k in STATIC_FEATURE_KEYS}
 
 
 # --- template and blocks ------------------------------------------------------------------------
@@ -153,35 +181,37 @@ def _lazy(shape: tuple[int, ...], dims: tuple[str, ...], sizes: dict[str, int]) 
     )
 
 
-def _templates(size, seed, time, months, lat, lon, mask, static, area, truth_keys, truth_static, obs_keys):
+def _templates(w: _World) -> tuple[xr.Dataset, xr.Dataset]:
+    """The lazy (all-NaN) cube and truth group of the world, with their CF attributes; the
+    static fields are filled in already."""
     coords = {
-        "time": time,
-        "month": months,
-        "lat": lat,
-        "lon": lon,
+        "time": w.time,
+        "month": w.months,
+        "lat": w.lat,
+        "lon": w.lon,
         "feature": np.array(STATIC_FEATURE_KEYS, dtype=object),
     }
-    nt, nm, ny, nx = len(time), len(months), len(lat), len(lon)
+    nt, nm, ny, nx = len(w.time), len(w.months), len(w.lat), len(w.lon)
     sizes = {"time": nt, "month": nm, "lat": 5, "lon": 5}
     data = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx), ("time", "lat", "lon"), sizes)) for k in FORCING_KEYS}
-    data.update({k: (("month", "lat", "lon"), _lazy((nm, ny, nx), ("month", "lat", "lon"), sizes)) for k in obs_keys})
+    data.update({k: (("month", "lat", "lon"), _lazy((nm, ny, nx), ("month", "lat", "lon"), sizes)) for k in w.obs_keys})
     data["cue"] = (("lat", "lon"), _lazy((ny, nx), ("lat", "lon"), sizes))
-    data["static"] = (("lat", "lon", "feature"), static)
-    data["cell_area"] = (("lat", "lon"), area)
-    data["land_mask"] = (("lat", "lon"), mask.astype(np.int8))
+    data["static"] = (("lat", "lon", "feature"), w.static)
+    data["cell_area"] = (("lat", "lon"), w.area)
+    data["land_mask"] = (("lat", "lon"), w.mask.astype(np.int8))
     cube = with_cf_attrs(xr.Dataset(data, coords=coords))
     cube.attrs.update(
-        title=f"h2cm twin world ({size.name}, seed {seed})",
+        title=f"h2cm twin world ({w.spec.name}, seed {w.seed})",
         source="h2cm synth: real geography (global-land-mask, pvlib Altitude.h5, MODIS MCD12C1), generated weather, "
         "truth from the H2CM process equations, observed with noise",
-        history=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%dT%H:%M:%SZ} h2cm synth --size {size.name} --seed {seed}",
-        h2cm_world_size=size.name,
-        h2cm_world_seed=seed,
+        history=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%dT%H:%M:%SZ} h2cm synth --size {w.spec.name} --seed {w.seed}",
+        h2cm_world_size=w.spec.name,
+        h2cm_world_seed=w.seed,
         h2cm_world_version=WORLD_VERSION,
     )
-    tcoords = {"time": time, "lat": lat, "lon": lon}
-    tdata = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx), ("time", "lat", "lon"), sizes)) for k in truth_keys}
-    tdata.update({k: (("lat", "lon"), truth_static[k]) for k in ("smmax", "alpha_ei")})
+    tcoords = {"time": w.time, "lat": w.lat, "lon": w.lon}
+    tdata = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx), ("time", "lat", "lon"), sizes)) for k in TRUTH_KEYS}
+    tdata.update({k: (("lat", "lon"), w.truth_static[k]) for k in ("smmax", "alpha_ei")})
     tdata.update({k: ((), np.float64(v)) for k, v in TRUTH_CONSTANTS.items()})
     truth = xr.Dataset(tdata, coords=tcoords)
     for v in (*OUTPUTS, *STATIC_PARAMETERS, *CONSTANTS):
@@ -253,84 +283,16 @@ def make_twin_world(
     products into ``products/process_ensemble`` and ``products/data_driven``."""
     if size not in SIZES:
         raise ValueError(f"unknown world size {size!r}; expected one of {', '.join(SIZES)}")
-    spec = SIZES[size]
     out = Path(out)
-    geo = load_geography()
-    rows, cols, mask = world_grid(spec, geo)
-    time = pd.date_range(spec.start, spec.end, freq="D")
-    months = pd.date_range(spec.start, spec.end, freq="MS")
-    lat, lon = geo.lat[rows], geo.lon[cols]
-    feats_global = static_features(geo, seed)
-    feats = {k: v[np.ix_(rows, cols)] for k, v in feats_global.items()}
-    cont = geo.continentality()[np.ix_(rows, cols)]
-    rng_w = np.random.default_rng([seed, 4])
-    wet_global = np.exp(0.3 * smooth_field(rng_w, np.repeat(geo.lat, 360), np.tile(geo.lon, 180), step=10.0) - 0.045)
-    wetness = wet_global.reshape(180, 360)[np.ix_(rows, cols)]
-    area = grid_cell_area(geo.lat, geo.lon)[np.ix_(rows, cols)].astype(np.float32)
-
-    static = np.stack([np.where(mask, feats[k], np.nan) for k in STATIC_FEATURE_KEYS], axis=-1).astype(np.float32)
-    tstatic = TruthStatic.from_features(feats)
-    truth_static = {
-        "smmax": np.where(mask, tstatic.smmax.numpy(), np.nan).astype(np.float32),
-        "alpha_ei": np.where(mask, tstatic.alpha_ei.numpy(), np.nan).astype(np.float32),
-    }
-    truth_keys = tuple(v.key for v in OUTPUTS)
-    mlat = np.repeat(lat[:, None], len(lon), axis=1)[mask]
-    obs_keys = observed_keys(months, mlat, feats["elevation_std"][mask])
-    cube_t, truth_t = _templates(
-        spec, seed, time, months, lat, lon, mask, static, area, truth_keys, truth_static, obs_keys
-    )
-
-    products = WorldProducts(size, seed, time, months, lat, mask, feats)
-    large = LargeScale.generate(len(time), seed)
-    grace_missing = grace_missing_months(months, seed)
+    world = _plan_world(SIZES[size], seed)
+    products = WorldProducts(size, seed, world.time, world.months, world.lat, world.mask, world.feats)
     final = out if not is_netcdf(out) else out.with_suffix(".zarr")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(final)
-    blocks = _blocks(mask, block_cells)
+    blocks = _blocks(world.mask, block_cells)
     show = progress if progress is not None else size == "global"
-    nee_grid = np.full((len(months), *mask.shape), np.nan)  # the truth's monthly NEE, for the inversions
     try:
-        _write_template(cube_t, tmp, None)
-        _write_template(truth_t, tmp, TRUTH_GROUP)
-        for group, template in products.templates(cube_t["lat"], cube_t["lon"]).items():
-            _write_template(template, tmp, group)
-        root = zarr.open_group(str(tmp), mode="r+", zarr_format=3)
-        troot = root[TRUTH_GROUP]
-        for b, (r0, r1) in enumerate(tqdm(blocks, desc=f"twin world {size}", unit="block", disable=not show)):
-            bmask = mask[r0:r1]
-            br, bc = np.nonzero(bmask)
-            gr, gc = br + r0, bc
-            cells = CellClimate(
-                lat=lat[gr],
-                lon=lon[gc],
-                elevation=feats["elevation"][gr, gc].astype(np.float64),
-                elevation_std=feats["elevation_std"][gr, gc].astype(np.float64),
-                continentality=cont[gr, gc],
-                wetness=wetness[gr, gc],
-                bare=(feats["lc_bar"] + 0.5 * feats["lc_osh"])[gr, gc],
-            )
-            rng = np.random.default_rng([seed, 5, b])
-            weather = generate_weather(time, cells, large, rng)
-            cell_feats = {k: v[gr, gc] for k, v in feats.items()}
-            truth = run_truth(weather, TruthStatic.from_features(cell_feats))
-            obs = observe(truth, time, months, cells.lat, cells.elevation_std, grace_missing, rng)
-            shape = (r1 - r0, len(lon))
-            for k in FORCING_KEYS:
-                root[k][:, r0:r1, :] = _scatter(weather[k], br, bc, shape)
-            for k in obs_keys:
-                if k not in INVERSIONS:
-                    root[k][:, r0:r1, :] = _scatter(obs[k], br, bc, shape)
-            nee_grid[:, gr, gc] = monthly_means(truth["nee"], time, months)
-            root["cue"][r0:r1, :] = _scatter(obs["cue"][None], br, bc, shape)[0]
-            for k in truth_keys:
-                troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
-            products.add_block(root, r0, r1, br, bc, weather, truth, obs, truth_static)
-            del weather, truth, obs
-        products.finish(root)
-        rng = np.random.default_rng([seed, 6])
-        for k in (k for k in INVERSIONS if k in obs_keys):
-            root[k][:] = inversion(nee_grid, mask, lat, months, INVERSIONS[k], rng, wrap=len(lon) == 360)
+        _write_world(tmp, world, products, blocks, show)
         cube = open_cube(tmp, chunks=CHECK_CHUNKS)
         raise_on_errors(check_cube(cube, source=str(out)), f"twin world {out}")
         if is_netcdf(out):
@@ -342,6 +304,64 @@ def make_twin_world(
         remove_path(tmp)
         raise
     return out
+
+
+def _write_world(tmp: Path, w: _World, products: WorldProducts, blocks: list[tuple[int, int]], show: bool) -> None:
+    """Create the store ``tmp`` from the templates and fill it: block by block the forcing, the
+    observations, the truth and the process ensemble; then the data-driven product and the
+    NEE inversions, which smooth the truth's monthly NEE over the whole grid (randomness ``[seed, 6]``)."""
+    cube_t, truth_t = _templates(w)
+    _write_template(cube_t, tmp, None)
+    _write_template(truth_t, tmp, TRUTH_GROUP)
+    for group, template in products.templates(cube_t["lat"], cube_t["lon"]).items():
+        _write_template(template, tmp, group)
+    root = zarr.open_group(str(tmp), mode="r+", zarr_format=3)
+    nee_grid = np.full((len(w.months), *w.mask.shape), np.nan)  # the truth's monthly NEE, for the inversions
+    for b, (r0, r1) in enumerate(tqdm(blocks, desc=f"twin world {w.spec.name}", unit="block", disable=not show)):
+        br, bc = np.nonzero(w.mask[r0:r1])
+        weather, truth, obs = _generate_block(w, b, br + r0, bc)
+        _write_block(root, w, r0, r1, br, bc, weather, truth, obs)
+        nee_grid[:, br + r0, bc] = monthly_means(truth["nee"], w.time, w.months)
+        products.add_block(root, r0, r1, br, bc, weather, truth, obs, w.truth_static)
+        del weather, truth, obs
+    products.finish(root)
+    rng = np.random.default_rng([w.seed, 6])
+    for k in (k for k in INVERSIONS if k in w.obs_keys):
+        root[k][:] = inversion(nee_grid, w.mask, w.lat, w.months, INVERSIONS[k], rng, wrap=len(w.lon) == 360)
+
+
+def _generate_block(w: _World, b: int, gr: np.ndarray, gc: np.ndarray) -> tuple[dict, dict, dict]:
+    """Daily weather, daily truth and observations of the cells at grid rows ``gr``, columns ``gc``
+    (block ``b``; randomness ``[seed, 5, b]``)."""
+    cells = CellClimate(
+        lat=w.lat[gr],
+        lon=w.lon[gc],
+        elevation=w.feats["elevation"][gr, gc].astype(np.float64),
+        elevation_std=w.feats["elevation_std"][gr, gc].astype(np.float64),
+        continentality=w.continentality[gr, gc],
+        wetness=w.wetness[gr, gc],
+        bare=(w.feats["lc_bar"] + 0.5 * w.feats["lc_osh"])[gr, gc],
+    )
+    rng = np.random.default_rng([w.seed, 5, b])
+    weather = generate_weather(w.time, cells, w.large, rng)
+    truth = run_truth(weather, TruthStatic.from_features({k: v[gr, gc] for k, v in w.feats.items()}))
+    obs = observe(truth, w.time, w.months, cells.lat, cells.elevation_std, w.grace_missing, rng)
+    return weather, truth, obs
+
+
+def _write_block(root, w: _World, r0: int, r1: int, br, bc, weather, truth, obs) -> None:
+    """Write one block (grid rows ``r0:r1``, its cells at ``br, bc`` within them): forcing,
+    observations but the inversions, CUE, and the daily truth."""
+    shape = (r1 - r0, len(w.lon))
+    for k in FORCING_KEYS:
+        root[k][:, r0:r1, :] = _scatter(weather[k], br, bc, shape)
+    for k in w.obs_keys:
+        if k not in INVERSIONS:
+            root[k][:, r0:r1, :] = _scatter(obs[k], br, bc, shape)
+    root["cue"][r0:r1, :] = _scatter(obs["cue"][None], br, bc, shape)[0]
+    troot = root[TRUTH_GROUP]
+    for k in TRUTH_KEYS:
+        troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
 
 
 def _to_netcdf(store: Path, out: Path) -> None:
