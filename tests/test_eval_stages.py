@@ -1,0 +1,46 @@
+"""The stages of ``h2cm evaluate`` and their contract with the report (h2cm.layout.EVAL_FILES)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from eval_fixtures import LAT, LON, make_cube, make_run, tiny_world
+from h2cm.evaluation.evaluate import evaluate
+from h2cm.evaluation.plan import plan_evaluation
+from h2cm.layout import EVAL_FILES
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluation_folder_is_exactly_the_contract(tmp_path_factory):
+    ev = tiny_world(tmp_path_factory)["evaluation"]
+    assert sorted(p.name for p in ev.iterdir()) == sorted(EVAL_FILES)
+
+
+def test_default_daily_cell_is_a_test_cell_and_an_explicit_one_is_honoured(tmp_path_factory):
+    world = tiny_world(tmp_path_factory)
+    plan = plan_evaluation(world["run"], maps_cells="all")
+    assert plan.fig_cell in set(plan.test.tolist())
+    # an explicit cell may be any mapped cell: the nearest one is taken
+    far = [c for c in plan.map_cells if c not in set(plan.test.tolist())][0]
+    plan = plan_evaluation(world["run"], maps_cells="all", cell=(plan.lat[far], plan.lon[far]))
+    assert plan.fig_cell == far
+    info = json.loads((world["evaluation"] / "summary.json").read_text())
+    assert info["daily_cell"]["cell"] in set(plan.test.tolist())
+
+
+def test_a_truth_group_without_usable_variables_is_said_loudly(tmp_path, capsys):
+    cube = make_cube(tmp_path / "cube.zarr", truth=False)
+    unrelated = xr.Dataset({"soil_carbon": (("lat", "lon"), np.ones((len(LAT), len(LON)), np.float32))})
+    unrelated.assign_coords(lat=LAT, lon=LON).to_zarr(cube, group="truth", mode="w")
+    run = make_run(tmp_path / "run", cube)
+    ev = evaluate(run, out=tmp_path / "ev", maps_cells="test", threads=1, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: no skill against the hidden truth" in err and "soil_carbon" in err
+    info = json.loads((ev / "summary.json").read_text())
+    assert info["twin_world"] and "soil_carbon" in info["truth_unused"]
+    assert "Not scored:" in (ev / "metrics.md").read_text()
