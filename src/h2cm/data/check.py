@@ -315,7 +315,10 @@ class _Checker:
 
 def check_cube(ds: xr.Dataset, source: str = "cube") -> list[Problem]:
     """Every problem of a cube (errors and warnings); an empty list means it is valid."""
-    return _Checker(ds, source).run()
+    from .check_store import extra_problems
+
+    problems = _Checker(ds, source).run()
+    return problems + extra_problems(ds) if not any(p.variable in ("lat", "lon") for p in problems) else problems
 
 
 def format_problems(problems: list[Problem], source: str) -> str:
@@ -328,14 +331,12 @@ def format_problems(problems: list[Problem], source: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cube import open_cube
+    from .check_store import check_path
 
-    try:
-        ds = open_cube(args.cube, chunks=CHECK_CHUNKS)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"error: {args.cube}: cannot open as a cube ({exc}); expected a zarr store or NetCDF file")
+    problems = check_path(args.cube, chunks=CHECK_CHUNKS)  # also the truth group, unreadable chunks
+    if any(p.variable == "(store)" for p in problems):
+        print(f"error: {args.cube}: {problems[0].message}")
         return 2
-    problems = check_cube(ds, source=str(args.cube))
     if args.errors_only:
         problems = [p for p in problems if p.severity == "error"]
     print(format_problems(problems, str(args.cube)))

@@ -119,7 +119,14 @@ def _gather_cells(da: xr.DataArray, li: np.ndarray, lj: np.ndarray, chunk: int) 
         for run in np.split(used, breaks):
             sel = in_band[(cols >= run[0]) & (cols <= run[-1])]
             c0, c1 = int(run[0]) * chunk, (int(run[-1]) + 1) * chunk
-            block = np.asarray(da.isel(lat=slice(r0, r0 + chunk), lon=slice(c0, c1)).values)
+            try:
+                block = np.asarray(da.isel(lat=slice(r0, r0 + chunk), lon=slice(c0, c1)).values)
+            except Exception as err:  # noqa: BLE001 - codec errors of a corrupted or truncated chunk
+                raise CubeError(
+                    f"{da.name}: cannot read lat rows {r0}..{min(r0 + chunk, da.sizes['lat']) - 1}, lon columns "
+                    f"{c0}..{min(c1, da.sizes['lon']) - 1} "
+                    f"({type(err).__name__}: {err}); expected readable chunks ('h2cm check' names the file)"
+                ) from err
             out[..., sel] = block[..., li[sel] - r0, lj[sel] - c0]
     return out
 
@@ -144,6 +151,9 @@ def load_cells(
     ``period``: (start, end) dates (inclusive, either may be None) restricting days and months.
     """
     ds = ds_or_path if isinstance(ds_or_path, xr.Dataset) else open_cube(ds_or_path, dask=False)
+    from .check_store import require_structure
+
+    require_structure(ds, str(ds_or_path) if not isinstance(ds_or_path, xr.Dataset) else "cube")
     lat_idx, lon_idx = land_cells(ds)
     if cell_index is None:
         cell_index = np.arange(len(lat_idx))

@@ -39,7 +39,11 @@ REFERENCE = "Baghirov et al. (2024), H2CM: a hybrid hydrological-carbon cycle mo
 CONVENTIONS = "CF-1.8"
 BOUNDS: tuple[str, ...] = ("time_bnds", "lat_bnds", "lon_bnds")
 NO_FILL: tuple[str, ...] = ("time", "lat", "lon", *BOUNDS)  # coordinates and bounds: never missing
-TIME_ENCODING: dict[str, str] = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "float64"}
+TIME_ENCODING: dict[str, str] = {
+    "units": "days since 1970-01-01",
+    "calendar": "proleptic_gregorian",
+    "dtype": "float64",
+}
 
 
 def stat_name(key: str, stat: str | None) -> str:

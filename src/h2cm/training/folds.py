@@ -109,8 +109,10 @@ def ensure_split(cfg: RunConfig, run_dir: str | os.PathLike, data: CellData | No
         return splits.Split.load(path)
     if data is not None:
         lat, lon = data.lat, data.lon
-    else:
-        lat, lon = cube_cell_coords(require_cube(cfg))
+    else:  # the configuration against the cube first: one clear line, nothing written
+        from .validate import validate_against_cube
+
+        lat, lon = validate_against_cube(cfg)
     split = make_split(cfg, lat, lon)
     split.save(path)  # atomic
     return split
