@@ -14,7 +14,7 @@ from ..data.cells import CellData
 from ..data.cube import land_cells, open_cube, open_truth
 from ..data.cube import load_cells as _load_cells
 
-__all__ = ["open_cube", "open_truth", "land_grid_index", "parse_period", "load_cells"]
+__all__ = ["open_cube", "open_truth", "land_grid_index", "parse_period", "period_days", "load_cells"]
 
 
 def land_grid_index(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +39,22 @@ def parse_period(text: str | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if end < start:
         raise ValueError(f"period {text!r} ends before it starts")
     return start, end
+
+
+def period_days(time, period, default=None) -> pd.DatetimeIndex:
+    """The days of ``time`` within ``period`` (``"A:B"``, (first, last) with None for open, or None
+    for ``default``, e.g. the run's period; None again: every day). No day left is a ValueError."""
+    days = pd.DatetimeIndex(time)
+    per = parse_period(period) if isinstance(period, str) or period is None else period
+    per = per if per is not None else default
+    if per is None:
+        return days
+    lo = pd.Timestamp(per[0]) if per[0] is not None else days[0]
+    hi = pd.Timestamp(per[1]) if per[1] is not None else days[-1]
+    out = days[(days >= lo) & (days <= hi)]
+    if len(out) == 0:
+        raise ValueError(f"period {per[0]}:{per[1]} has no day in the cube ({days[0].date()} .. {days[-1].date()})")
+    return out
 
 
 def load_cells(ds: xr.Dataset, cell_index, period=None) -> CellData:

@@ -81,7 +81,7 @@ def plan_evaluation(run, cube=None, period=None, maps_cells: str = "all", cell=N
     rd = RunDir.open(run)
     cube_path = resolve_cube(rd, cube)
     ds = io.open_cube(cube_path)
-    days = _period_days(ds, rd, period)
+    days = io.period_days(ds["time"].values, period, rd.period)
     months, _ = monthly_means(np.zeros(len(days)), days)
     test = select_cells(rd, ds, "test")
     map_cells = select_cells(rd, ds, maps_cells) if maps_cells != "test" else test
@@ -118,23 +118,6 @@ def plan_evaluation(run, cube=None, period=None, maps_cells: str = "all", cell=N
         prod_test=prod_test,
         prod_map=prod_map,
     )
-
-
-def _period_days(ds: xr.Dataset, rd: RunDir, period) -> pd.DatetimeIndex:
-    """The cube's days within ``period`` (default: the run's period)."""
-    per = io.parse_period(period) if isinstance(period, str) or period is None else period
-    per = per if per is not None else rd.period
-    days = pd.DatetimeIndex(ds["time"].values)
-    if per is None:
-        return days
-    lo = pd.Timestamp(per[0]) if per[0] is not None else days[0]
-    hi = pd.Timestamp(per[1]) if per[1] is not None else days[-1]
-    days = days[(days >= lo) & (days <= hi)]
-    if len(days) == 0:
-        raise ValueError(
-            f"period {period or rd.period} has no day in the cube ({ds['time'].values[0]} .. {ds['time'].values[-1]})"
-        )
-    return days
 
 
 def choose_cell(ds: xr.Dataset, candidates: np.ndarray, lat: np.ndarray, lon: np.ndarray, near=None) -> int:
