@@ -7,12 +7,11 @@ beta_CO2, the constant-parameter process model and the pure LSTM. Every variant'
 observations (GPP, NEE, ET, TWS) and against the twin world's hidden truth (the same, plus the
 unconstrained TER, Rh, Ra, transpiration fraction T/ET and soil moisture). Further: Rh in the
 days around the first rains that end a dry season, and the recovered Q10 and beta_CO2.
+The verdict (acceptance criteria, tables, ``results.md``) is written by :mod:`.twin_report`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,25 +23,16 @@ import xarray as xr
 from .. import runtime
 from ..data.cube import land_cells, load_cells, open_cube, open_truth
 from ..data.splits import Split
-from ..data.synth import TRUTH_CONSTANTS, make_twin_world
+from ..data.synth import make_twin_world
 from ..evaluation import views
-from ..evaluation.processes import EVENTS, event_windows, pulse_ratio, rain_events
+from ..evaluation.processes import event_windows, pulse_ratio, rain_events
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
 from ..training.folds import SPLIT_FILE
 from ..training.trainer import BEST
-from .common import (
-    LSTM_DERIVED,
-    anomalies,
-    ensemble_mean,
-    fmt,
-    markdown_table,
-    simulate,
-    skill,
-    to_monthly,
-    write_csv,
-)
+from .common import LSTM_DERIVED, anomalies, ensemble_mean, simulate, skill, to_monthly
+from .twin_report import acceptance_rows, constants_summary, write_results
 
 VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
     "hybrid": ("hybrid", False),
@@ -52,9 +42,9 @@ VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
 }
 OBS_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws")
 TRUTH_VARIABLES: tuple[str, ...] = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "t_et", "sm")
-CARBON: tuple[str, ...] = ("gpp", "nee", "ter", "rh", "ra", "npp")
 UNCONSTRAINED: tuple[str, ...] = ("ter", "rh", "ra", "npp", "t_et", "sm")
 SPLIT_VARIABLES: tuple[str, ...] = ("gpp", "nee", "rh")  # also scored as mean seasonal cycle and anomalies
+TRUTH_DAILY: tuple[str, ...] = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "tr", "sm")  # read at test cells
 SIZE_OVERRIDES: dict[str, list[str]] = {
     "tiny": [
         "network.lstm_hidden=16",
@@ -71,7 +61,6 @@ SIZE_OVERRIDES: dict[str, list[str]] = {
     ],
     "demo": [],
 }
-SKILL_COLUMNS = ("variable", "reference", "model", "r", "r_cell", "rmse", "bias", "n")
 
 
 def study_config(
@@ -162,6 +151,69 @@ def run_twin(
         if not cube.exists():
             make_twin_world(size, seed, cube, progress=False)
     cube = Path(cube).resolve()
+    cfgs, timing, fold_seconds = _train_variants(
+        out,
+        cube,
+        size,
+        variants,
+        epochs=epochs,
+        baseline_epochs=baseline_epochs,
+        folds=folds,
+        threads=threads,
+        overrides=overrides,
+        jobs=jobs,
+        resume=resume,
+    )
+
+    # --- evaluation on the test cells ------------------------------------------------------------
+    first = cfgs[variants[0]]
+    test, data, truth_daily = _test_cells(out / "runs" / variants[0], cube, first)
+    truth_m = _derived(truth_daily, data)
+    sims, constants = _simulate_variants(out / "runs", data, variants, folds)
+    model_m = {v: _derived(s, data) for v, s in sims.items()}
+    rows = [
+        *_skill_against_observations(data, model_m, variants),
+        *_skill_against_truth(model_m, truth_m, variants),
+        *_skill_by_part(data, model_m, truth_m, variants),
+    ]
+    events, pulses = _rain_pulses(data, truth_daily, sims)
+    const_rows = constants_summary(constants, cfgs[variants[0]])
+    accept = acceptance_rows(rows, variants)
+    summary = {
+        "size": size,
+        "cube": str(cube),
+        "variants": list(variants),
+        "folds_trained": folds,
+        "n_folds": first.split.n_folds,
+        "epochs": {v: cfgs[v].train.epochs for v in variants},
+        "period": [first.data.start, first.data.end],
+        "test_cells": int(len(test)),
+        "train_seconds": timing,
+        "fold_seconds": fold_seconds,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "rain_events": len(events),
+    }
+    write_results(out, summary, rows, const_rows, pulses, accept)
+    return summary
+
+
+def _train_variants(
+    out: Path,
+    cube: Path,
+    size: str,
+    variants: Sequence[str],
+    *,
+    epochs: int | None,
+    baseline_epochs: int | None,
+    folds: int,
+    threads: int,
+    overrides: Sequence[str],
+    jobs: int,
+    resume: bool,
+) -> tuple[dict[str, RunConfig], dict[str, float], dict[str, float]]:
+    """Train folds ``0..folds-1`` of every variant into ``OUT/runs/VARIANT``; returns each variant's
+    configuration, the wall seconds of its training in this call and the training seconds of its
+    folds (summed from their results, so kept across ``resume``)."""
     timing: dict[str, float] = {}
     fold_seconds: dict[str, float] = {}
     cfgs = {}
@@ -178,22 +230,28 @@ def run_twin(
         timing[v] = round(time.perf_counter() - t0, 1)
         # each fold's own training time (kept across --resume by its trainer state)
         fold_seconds[v] = round(sum(o.result["seconds"] for o in res.outcomes), 2)
+    return cfgs, timing, fold_seconds
 
-    # --- evaluation on the test cells ------------------------------------------------------------
-    first = cfgs[variants[0]]
-    split = Split.load(out / "runs" / variants[0] / SPLIT_FILE)
+
+def _test_cells(run: Path, cube: Path, cfg: RunConfig):
+    """The held-out test cells of the split written into ``run`` (sorted land-cell indices), their
+    data over the configured period and the daily truth there (:data:`TRUTH_DAILY`)."""
+    split = Split.load(run / SPLIT_FILE)
     test = np.sort(np.asarray(split.test, dtype=np.int64))
     ds = open_cube(cube)
-    data = load_cells(ds, test, (first.data.start, first.data.end))
+    data = load_cells(ds, test, (cfg.data.start, cfg.data.end))
     truth_ds = open_truth(cube)
     if truth_ds is None:
         raise ValueError(f"{cube} has no hidden truth (group 'truth'): not a twin world")
-    tkeys = ("gpp", "nee", "et", "tws", "ter", "rh", "ra", "npp", "tr", "sm")
-    truth_daily = _truth_at(truth_ds, ds, test, data.time, tkeys)
-    truth_m = _derived(truth_daily, data)
+    return test, data, _truth_at(truth_ds, ds, test, data.time, TRUTH_DAILY)
+
+
+def _simulate_variants(runs: Path, data, variants: Sequence[str], folds: int):
+    """Each variant's simulation of the test cells (mean over its fold models), and the Q10 and
+    beta_CO2 each fold model with a process model recovered (one row per fold)."""
     sims, constants = {}, []
     for v in variants:
-        models = [load_model(out / "runs" / v / f"fold_{k}" / BEST) for k in range(folds)]
+        models = [load_model(runs / v / f"fold_{k}" / BEST) for k in range(folds)]
         sims[v] = ensemble_mean([simulate(m, data) for m in models])
         for k, m in enumerate(models):
             if getattr(m, "constants", None) is not None:
@@ -201,8 +259,12 @@ def run_twin(
                 constants.append(
                     {"model": v, "fold": k, "q10": float(c.q10.detach()), "beta_co2": float(c.beta_co2.detach())}
                 )
-    model_m = {v: _derived(s, data) for v, s in sims.items()}
+    return sims, constants
 
+
+def _skill_against_observations(data, model_m, variants: Sequence[str]) -> list[dict[str, object]]:
+    """Monthly skill of each variant against the observations the models were trained on
+    (:data:`OBS_VARIABLES`; TWS as anomalies from each cell's mean)."""
     rows: list[dict[str, object]] = []
     for var in OBS_VARIABLES:
         obs = data.constraints.get(var)
@@ -219,6 +281,13 @@ def run_twin(
             else:
                 o_use = o
             rows.append({"variable": var, "reference": "obs", "model": v, **skill(s, o_use)})
+    return rows
+
+
+def _skill_against_truth(model_m, truth_m, variants: Sequence[str]) -> list[dict[str, object]]:
+    """Monthly skill of each variant against the hidden truth (:data:`TRUTH_VARIABLES`; the pure
+    LSTM's derived fluxes named as such)."""
+    rows: list[dict[str, object]] = []
     for var in TRUTH_VARIABLES:
         for v in variants:
             if var not in model_m[v] or var not in truth_m:
@@ -230,8 +299,15 @@ def run_twin(
             derived = v == "lstm" and var in LSTM_DERIVED
             name = f"{var} (derived: {LSTM_DERIVED[var]})" if derived else var
             rows.append({"variable": name, "reference": "truth", "model": v, **skill(s, o)})
+    return rows
+
+
+def _skill_by_part(data, model_m, truth_m, variants: Sequence[str]) -> list[dict[str, object]]:
+    """Which part is wrong: skill against the truth of each cell's mean seasonal cycle and of the
+    anomalies from it (:data:`SPLIT_VARIABLES`)."""
+    rows: list[dict[str, object]] = []
     moy = views.month_of_year(data.months)
-    for var in SPLIT_VARIABLES:  # which part is wrong: the mean seasonal cycle or the anomalies?
+    for var in SPLIT_VARIABLES:
         for v in variants:
             if var not in model_m[v]:
                 continue
@@ -241,126 +317,12 @@ def run_twin(
                 ("anomaly", views.anomalies(s, data.months), views.anomalies(o, data.months)),
             ):
                 rows.append({"variable": f"{var} ({part})", "reference": "truth", "model": v, **skill(sp, op)})
-
-    prec = data.forcing[..., 1].numpy().astype(np.float64)
-    tair = data.forcing[..., 2].numpy().astype(np.float64)
-    events = rain_events(prec, tair)
-    pulses = pulse_table(events, truth_daily["rh"], {v: s["rh"] for v, s in sims.items() if "rh" in s})
-
-    const_rows = _constants_summary(constants, cfgs[variants[0]])
-    acceptance = _acceptance(rows, variants)
-    summary = {
-        "size": size,
-        "cube": str(cube),
-        "variants": list(variants),
-        "folds_trained": folds,
-        "n_folds": first.split.n_folds,
-        "epochs": {v: cfgs[v].train.epochs for v in variants},
-        "period": [first.data.start, first.data.end],
-        "test_cells": int(len(test)),
-        "train_seconds": timing,
-        "fold_seconds": fold_seconds,
-        "seconds": round(time.perf_counter() - t_start, 1),
-        "rain_events": len(events),
-    }
-    write_csv(out / "skill.csv", rows, SKILL_COLUMNS)
-    write_csv(out / "constants.csv", const_rows, ("model", "q10", "beta_co2", "folds"))
-    write_csv(out / "pulses.csv", pulses, ("model", "events", "ratio", "r", "rmse"))
-    write_csv(out / "acceptance.csv", acceptance, ("criterion", "value", "threshold", "met"))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "results.md").write_text(_markdown(summary, rows, const_rows, pulses, acceptance))
-    return summary
-
-
-def _constants_summary(constants: list[dict[str, object]], cfg: RunConfig) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = [
-        {"model": "truth", "q10": TRUTH_CONSTANTS["q10"], "beta_co2": TRUTH_CONSTANTS["beta_co2"], "folds": ""},
-        {"model": "prior (mean)", "q10": cfg.loss.q10.mean, "beta_co2": cfg.loss.beta_co2.mean, "folds": ""},
-    ]
-    for name in dict.fromkeys(c["model"] for c in constants):
-        mine = [c for c in constants if c["model"] == name]
-        rows.append(
-            {
-                "model": name,
-                "q10": float(np.mean([c["q10"] for c in mine])),
-                "beta_co2": float(np.mean([c["beta_co2"] for c in mine])),
-                "folds": len(mine),
-            }
-        )
     return rows
 
 
-def _r(rows, var: str, model: str, reference: str = "truth") -> float:
-    for row in rows:
-        if row["reference"] == reference and row["model"] == model and str(row["variable"]).split(" ")[0] == var:
-            return float(row["r"])
-    return math.nan
-
-
-def _acceptance(rows, variants: Sequence[str]) -> list[dict[str, object]]:
-    """The issue's acceptance criteria (monthly r on test cells against the truth)."""
-    out: list[dict[str, object]] = []
-
-    def add(criterion: str, value: float, threshold: float | str, met: bool) -> None:
-        out.append({"criterion": criterion, "value": value, "threshold": threshold, "met": "yes" if met else "NO"})
-
-    if "hybrid" in variants:
-        for var, thr in (("gpp", 0.95), ("nee", 0.95), ("ter", 0.9)):
-            r = _r(rows, var, "hybrid")
-            add(f"hybrid monthly r {var.upper()} vs truth", r, thr, r >= thr)
-        for other, vars_ in (("constant", CARBON), ("lstm", ("ter", "rh", "ra", "npp"))):
-            if other not in variants:
-                continue
-            for var in vars_:
-                rh, ro = _r(rows, var, "hybrid"), _r(rows, var, other)
-                if math.isfinite(ro):
-                    add(f"hybrid beats {other} on {var.upper()} (r vs truth)", rh, f"> {fmt(ro)}", rh > ro)
-    return out
-
-
-def _markdown(summary, rows, const_rows, pulses, acceptance) -> str:
-    ep = ", ".join(f"{k} {v}" for k, v in summary["epochs"].items())
-    lines = [
-        f"# Twin-world study ({summary['size']})",
-        "",
-        f"Twin world `{summary['cube']}`, period {summary['period'][0]} .. {summary['period'][1]}; "
-        f"{summary['test_cells']} held-out test cells. Folds trained per variant: {summary['folds_trained']} "
-        f"of {summary['n_folds']} (ensemble mean over them). Epochs: {ep}. Wall seconds of training in this call: "
-        + ", ".join(f"{k} {v}" for k, v in summary["train_seconds"].items())
-        + "; training seconds of all folds (summed from their results): "
-        + ", ".join(f"{k} {v}" for k, v in summary.get("fold_seconds", {}).items())
-        + f"; total {summary['seconds']} s.",
-        "",
-        "Skill is on monthly means at the test cells: `r` pooled over every (month, cell) pair, `r_cell` the "
-        "median over cells of each cell's temporal r. TWS is compared as anomalies (each cell's mean removed). "
-        "`t_et` is monthly transpiration / monthly ET. The pure LSTM predicts GPP, NEE, NPP, ET, TWS, SWE, "
-        "runoff, fAPAR; its TER, Ra and Rh are derived from those. `(seasonal cycle)` rows compare each cell's mean "
-        "seasonal cycle, `(anomaly)` rows the departures from it.",
-        "",
-        "## Acceptance (monthly, test cells, against the truth)",
-        "",
-        markdown_table(acceptance, ("criterion", "value", "threshold", "met")),
-        "",
-        "## Skill against the observations",
-        "",
-        markdown_table([r for r in rows if r["reference"] == "obs"], SKILL_COLUMNS),
-        "",
-        "## Skill against the hidden truth",
-        "",
-        markdown_table([r for r in rows if r["reference"] == "truth"], SKILL_COLUMNS),
-        "",
-        "## Recovered global constants",
-        "",
-        markdown_table(const_rows, ("model", "q10", "beta_co2", "folds")),
-        "",
-        "## Rh after the first rains that end a dry season",
-        "",
-        f"Events: a day with >= {EVENTS.rain_mm} mm rain after {EVENTS.dry_days} days with < {EVENTS.dry_mm} mm "
-        f"in total (above freezing), at test cells. `ratio`: mean Rh on days 0..{EVENTS.after - 1} after the rain / "
-        f"mean Rh of the {EVENTS.before} days before; `r`, `rmse`: daily Rh on days -{EVENTS.before}..+"
-        f"{EVENTS.window} against the truth.",
-        "",
-        markdown_table(pulses, ("model", "events", "ratio", "r", "rmse")) if pulses else "No event at the test cells.",
-        "",
-    ]
-    return "\n".join(lines)
+def _rain_pulses(data, truth_daily: dict[str, np.ndarray], sims) -> tuple[list, list[dict[str, object]]]:
+    """The first rains that end a dry season at the test cells, and :func:`pulse_table` of them."""
+    prec = data.forcing[..., 1].numpy().astype(np.float64)
+    tair = data.forcing[..., 2].numpy().astype(np.float64)
+    events = rain_events(prec, tair)
+    return events, pulse_table(events, truth_daily["rh"], {v: s["rh"] for v, s in sims.items() if "rh" in s})
