@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from h2cm import runtime
-from h2cm.baselines import LSTM_OUTPUT_KEYS, ConstantModel, LSTMBaseline, build_model
+from h2cm.baselines import LSTM_OUTPUT_KEYS, ConstantModel, LSTMBaseline
 from h2cm.data.cells import CellData
+from h2cm.kinds import build_model
 from h2cm.schema import FORCING_KEYS, OUTPUT_KEYS
 from h2cm.training.checkpoint import load_model
 from h2cm.training.config import ConfigError, load_config

@@ -8,6 +8,7 @@ import torch
 
 from h2cm.aggregate import month_index, monthly_mean
 from h2cm.model import H2CM, ModelState
+from h2cm.model_plain import plain_forward
 from h2cm.networks import GUIDED_INPUTS, NETWORK_OUTPUTS
 from h2cm.schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
 from h2cm.toy import toy_inputs, toy_model_statistics
@@ -46,7 +47,7 @@ def test_fast_path_equals_plain_path_outputs():
     model, forcing, static = _model(days=90)
     with torch.no_grad():
         fast = model(forcing, static, outputs="all")
-        plain = model.plain_forward(forcing, static, outputs="all")
+        plain = plain_forward(model, forcing, static, outputs="all")
     assert set(fast.outputs) == set(OUTPUT_KEYS)
     for key in OUTPUT_KEYS:
         a, b = fast.outputs[key], plain.outputs[key]
@@ -59,7 +60,7 @@ def test_fast_path_equals_plain_path_outputs():
 @pytest.mark.parametrize("chunk_days", [None, 365, 13])
 def test_fast_path_gradients_equal_plain_path(chunk_days):
     model, forcing, static = _model(days=50)
-    _loss(model.plain_forward(forcing, static, outputs="loss")).backward()
+    _loss(plain_forward(model, forcing, static, outputs="loss")).backward()
     ref = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
     _loss(model(forcing, static, outputs="loss", chunk_days=chunk_days)).backward()
@@ -274,7 +275,7 @@ def test_models_run_on_another_device_without_cpu_tensors(kind):
     # the "meta" device has no data: any tensor the code makes on the CPU by accident (a constant,
     # a buffer, an initial state) meets the meta tensors in an operation and raises. A proxy for
     # "the same code runs on CUDA" on machines without a GPU.
-    from h2cm.baselines import build_model
+    from h2cm.kinds import build_model
     from h2cm.toy import toy_inputs, toy_model_statistics
 
     forcing, static = toy_inputs(20, 4, seed=0)

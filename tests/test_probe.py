@@ -13,13 +13,13 @@ import pytest
 import torch
 import yaml
 
-from h2cm.baselines import build_model
 from h2cm.cli import main
 from h2cm.data.cube import load_cells, open_cube
 from h2cm.data.splits import Split
 from h2cm.data.synth.truth import run_truth
 from h2cm.evaluation.probe import CURVES, dry_season_months, probe, pulse_forcing
 from h2cm.evaluation.probe_truth import truth_run, truth_static
+from h2cm.kinds import build_model
 from h2cm.report.probe_figures import report_section
 from h2cm.schema import FORCING_KEYS
 from h2cm.toy import toy_model_statistics
@@ -58,7 +58,7 @@ def make_run(path, cube, kind: str, folds: int = 2):
         torch.manual_seed(k)
         model = build_model(kind, n_static=data.static.shape[1], lstm_hidden=8, fc_hidden=8, code_size=4)
         model.set_normalization(*stats)
-        save_checkpoint(path / f"fold_{k}" / "best.pt", model_payload(model, kind))
+        save_checkpoint(path / f"fold_{k}" / "best.pt", model_payload(model))
     return path
 
 

@@ -8,10 +8,11 @@
   a linear head that predicts the constrained daily variables (:data:`LSTM_OUTPUT_KEYS`) directly,
   with no process model; it has no parameters or constants of the process model.
 
-Both have the hybrid model's ``forward(forcing, static, state=None, spinup=True, outputs=...,
-chunk_days=...)`` signature, return a :class:`~h2cm.model.Simulation`, store the same
-normalisation buffers (:meth:`set_normalization`) and are built by :func:`build_model` from
-``(kind, kwargs)`` so checkpoints of every kind load the same way.
+Both are model kinds (:class:`~h2cm.modelkind.ModelKind`: the hybrid model's ``forward``
+signature, a :class:`~h2cm.modelkind.Simulation`, the same normalisation buffers), registered in
+:mod:`h2cm.kinds`, which builds every kind from ``(kind, kwargs)`` so that checkpoints of every
+kind load the same way. The constant model shares the hybrid model's driver
+(:class:`~h2cm.model.ProcessModel`).
 """
 
 from __future__ import annotations
@@ -24,18 +25,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import physics
-from .model import H2CM, ModelState, Simulation, _collect, _compile_blocks, initial_model_state, resolve_outputs
+from .model import ModelState, ProcessModel, _collect, _compile_blocks, initial_model_state
+from .modelkind import ModelKind, Simulation, resolve_outputs
 from .networks import NETWORK_OUTPUTS, GlobalConstants
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
-from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
+from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS
 
-MODEL_KINDS: tuple[str, ...] = ("hybrid", "constant", "lstm")
-# what each kind is, in words (messages, evaluation summaries, reports)
-MODEL_LABELS: dict[str, str] = {
-    "hybrid": "hybrid model",
-    "constant": "process model with constant parameters",
-    "lstm": "pure LSTM baseline",
-}
 _PHYS = {k: i for i, k in enumerate(FORCING_KEYS)}
 # activation of every daily parameter (the same as the hybrid networks' heads)
 PARAM_ACTIVATIONS: dict[str, str] = {name: act for outs in NETWORK_OUTPUTS.values() for name, act in outs}
@@ -54,25 +49,11 @@ LSTM_OUTPUT_SCALE: dict[str, tuple[float, str]] = {
 }
 
 
-class _Normalised(nn.Module):
-    """z-score buffers for forcing and static inputs, shared by the baselines (as in H2CM)."""
-
-    def __init__(self, n_static: int):
-        super().__init__()
-        self.n_static = n_static
-        self.register_buffer("forcing_mean", torch.zeros(len(FORCING_KEYS)))
-        self.register_buffer("forcing_std", torch.ones(len(FORCING_KEYS)))
-        self.register_buffer("static_mean", torch.zeros(n_static))
-        self.register_buffer("static_std", torch.ones(n_static))
-
-    set_normalization = H2CM.set_normalization
-    zscore_static = H2CM.zscore_static
-    zscore_forcing = H2CM.zscore_forcing
-    _check_inputs = H2CM._check_inputs
-
-
-class ConstantModel(_Normalised):
+class ConstantModel(ProcessModel):
     """The process model with one learned scalar per parameter, the same everywhere and every day."""
+
+    kind = "constant"
+    label = "process model with constant parameters"
 
     def __init__(self, n_static: int = 30, **_ignored: Any):
         super().__init__(n_static)
@@ -80,10 +61,6 @@ class ConstantModel(_Normalised):
         self.raw_smmax = nn.Parameter(torch.zeros(()))
         self.raw_alpha_ei = nn.Parameter(torch.zeros(()))
         self.constants = GlobalConstants()
-
-    def init_kwargs(self) -> dict[str, Any]:
-        """Constructor arguments (stored in checkpoints)."""
-        return {"n_static": self.n_static}
 
     def daily_parameters(self) -> DailyParams:
         """The (scalar) daily parameters, mapped by the hybrid networks' activations."""
@@ -101,11 +78,6 @@ class ConstantModel(_Normalised):
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
         return initial_model_state(batch, 0, device, dtype)  # no LSTM memory
-
-    # the daily loop's driver is the hybrid model's: inputs, spin-up, outputs (only ``_run`` differs)
-    forward = H2CM.forward
-    spinup = H2CM.spinup
-    spinup_state = H2CM.spinup_state
 
     def _run(self, forcing, sp: StaticParams, code, k: Constants, state: ModelState, keys, chunk_days):
         """Same contract as :meth:`H2CM._run`: returns ((days, n_keys, cells) outputs, final state).
@@ -148,22 +120,23 @@ def constant_days(carry, terms: ForcingTerms, params: DailyParams, sp: StaticPar
     return (water.swe, water.sm, water.gw, npp), (torch.stack(rows) if keys else None)
 
 
-class LSTMBaseline(_Normalised):
+class LSTMBaseline(ModelKind):
     """One LSTM over z-scored forcing and static inputs; a linear head predicts the constrained
     daily variables (:data:`LSTM_OUTPUT_KEYS`) in physical units. No process model."""
 
+    kind = "lstm"
+    label = "pure LSTM baseline"
+    outputs = LSTM_OUTPUT_KEYS
+    has_process_model = False
+
     def __init__(self, n_static: int = 30, lstm_hidden: int = 100, **_ignored: Any):
-        super().__init__(n_static)
+        super().__init__(n_static, lstm_hidden=lstm_hidden)
         self.hidden = lstm_hidden
         self.lstm = nn.LSTM(len(FORCING_KEYS) + n_static, lstm_hidden)
         self.head = nn.Linear(lstm_hidden, len(LSTM_OUTPUT_KEYS))
         self.register_buffer(
             "out_scale", torch.tensor([LSTM_OUTPUT_SCALE[k][0] for k in LSTM_OUTPUT_KEYS]), persistent=False
         )
-
-    def init_kwargs(self) -> dict[str, Any]:
-        """Constructor arguments (stored in checkpoints)."""
-        return {"n_static": self.n_static, "lstm_hidden": self.hidden}
 
     def initial_state(self, batch: int, device=None, dtype=torch.float32) -> tuple[Tensor, Tensor]:
         z = torch.zeros(1, batch, self.hidden, device=device, dtype=dtype)
@@ -197,7 +170,7 @@ class LSTMBaseline(_Normalised):
         """Predict the daily variables. ``outputs``: ``"all"``/``"loss"`` give every predicted
         variable; a list gives those of its names this model predicts (others are absent).
         ``state``: LSTM (h, c); ``spinup`` first runs the period once without gradients."""
-        self._check_inputs(forcing, static)
+        self.check_inputs(forcing, static)
         if outputs in ("all", "loss"):
             keys = LSTM_OUTPUT_KEYS
         else:
@@ -217,54 +190,11 @@ class LSTMBaseline(_Normalised):
             r = raw[..., j]
             v = F.softplus(r) if act == "softplus" else torch.sigmoid(r) if act == "sigmoid" else r
             out[key] = v * self.out_scale[j]
-        return Simulation(out, state, None, None)  # type: ignore[arg-type]
-
-
-def build_model(kind: str, **kwargs: Any) -> nn.Module:
-    """A fresh model of ``kind`` (``hybrid``, ``constant`` or ``lstm``) from constructor arguments;
-    arguments a kind does not use are ignored by the baselines."""
-    if kind == "hybrid":
-        return H2CM(**kwargs)
-    if kind == "constant":
-        return ConstantModel(**kwargs)
-    if kind == "lstm":
-        return LSTMBaseline(**kwargs)
-    raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(MODEL_KINDS)}")
-
-
-def model_kind(model: nn.Module) -> str:
-    """The kind name of a model instance."""
-    if isinstance(model, ConstantModel):
-        return "constant"
-    if isinstance(model, LSTMBaseline):
-        return "lstm"
-    return "hybrid"
+        return Simulation(out, state)  # no static parameters, no constants
 
 
 def kind_label(kind: str) -> str:
-    """A model kind in words, e.g. ``pure LSTM baseline (model: lstm)``."""
-    return f"{MODEL_LABELS.get(kind, kind)} (model: {kind})"
+    """:func:`h2cm.kinds.kind_label` (importable here for modules not yet moved to :mod:`h2cm.kinds`)."""
+    from .kinds import kind_label as label
 
-
-def model_outputs(model: nn.Module) -> tuple[str, ...]:
-    """The daily outputs (keys of docs/cli/predict.md) a model produces: every one for the
-    process models (hybrid, constant), :data:`LSTM_OUTPUT_KEYS` for the pure LSTM."""
-    return LSTM_OUTPUT_KEYS if isinstance(model, LSTMBaseline) else OUTPUT_KEYS
-
-
-def has_process_model(model: nn.Module) -> bool:
-    """Whether a model has the process model's static parameters and global constants (every
-    kind but the pure LSTM)."""
-    return not isinstance(model, LSTMBaseline)
-
-
-def init_kwargs(model: nn.Module) -> dict[str, Any]:
-    """Constructor arguments of any model kind (what a checkpoint stores)."""
-    if isinstance(model, H2CM):
-        return {
-            "n_static": model.n_static,
-            "lstm_hidden": model.lstms.hidden,
-            "fc_hidden": model.coupling.b1.numel(),
-            "code_size": model.code_size,
-        }
-    return model.init_kwargs()  # type: ignore[operator]
+    return label(kind)

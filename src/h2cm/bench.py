@@ -3,7 +3,7 @@
 Every figure is measured in the same process, one after the other, so ratios are meaningful even
 on a noisy machine. ``train`` is a full training step: spin-up (the whole period without
 gradients), forward with gradients, backward, optimiser step. ``*_plain`` runs the same networks
-the straightforward way (:meth:`h2cm.model.H2CM.plain_forward`).
+the straightforward way (:func:`h2cm.model_plain.plain_forward`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 
 from . import __version__, runtime
 from .model import H2CM
+from .model_plain import plain_forward
 from .toy import toy_inputs, toy_model_statistics
 
 
@@ -81,15 +82,15 @@ def run_bench(
 
     def forward_plain():
         with torch.no_grad():
-            model.plain_forward(forcing, static, spinup=False, outputs="loss")
+            plain_forward(model, forcing, static, spinup=False, outputs="loss")
 
     def inference_plain():
         with torch.no_grad():
-            model.plain_forward(forcing, static, spinup=False, outputs="all")
+            plain_forward(model, forcing, static, spinup=False, outputs="all")
 
     def train_plain():
         opt.zero_grad(set_to_none=True)
-        _loss(model.plain_forward(forcing, static, spinup=True, outputs="loss")).backward()
+        _loss(plain_forward(model, forcing, static, spinup=True, outputs="loss")).backward()
         opt.step()
 
     res: dict = {}

@@ -1,5 +1,11 @@
 """The hybrid model: networks -> parameters -> process model, run day by day.
 
+:class:`ProcessModel` is the driver shared by the kinds with a process model (this hybrid model
+and the constant-parameter baseline, :mod:`h2cm.baselines`): inputs, spin-up, outputs; each
+kind supplies its static parameters and its ``_run`` over a chunk of days. The straightforward
+per-day evaluation of the same hybrid model, the reference of tests and ``h2cm bench``, is
+:func:`h2cm.model_plain.plain_forward`.
+
 Data layout (all ``float32``): forcing ``(days, cells, 5)`` in physical units and the order of
 :data:`h2cm.schema.FORCING_KEYS`; static inputs ``(cells, n_static)`` in physical units. The model
 z-scores them itself with statistics stored as buffers next to its weights.
@@ -16,8 +22,8 @@ with the chunk, not with the run.
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -26,21 +32,18 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from . import physics
+from .modelkind import ModelKind, Simulation, resolve_outputs  # the latter two importable here as before
 from .networks import (
-    GUIDED_INPUTS,
-    LEAKY_SLOPE,
-    LSTM_NAMES,
-    NETWORK_OUTPUTS,
+    LSTM_HEADS,
     CouplingNet,
     GlobalConstants,
     GuidedLSTMs,
     StaticNet,
     coupling_day,
-    input_names,
     lstm_day,
 )
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
-from .schema import FORCING_KEYS, LOSS_OUTPUT_KEYS, OUTPUT_KEYS
+from .schema import FORCING_KEYS, OUTPUT_KEYS
 
 INITIAL_NPP = 1.1738447874691162  # gC m-2 d-1, TRENDY v11 global median, the authors' value (docs/model.md)
 SWE_SCALE = 0.01  # 1 / 100 mm
@@ -74,94 +77,24 @@ def initial_model_state(batch: int, hidden: int, device=None, dtype=torch.float3
     return ModelState(z, z.clone(), z.clone(), z.clone(), torch.full_like(z, INITIAL_NPP), hz, hz.clone())
 
 
-@dataclass
-class Simulation:
-    """What one run returns: daily outputs ``(days, cells)``, the final state, and parameters."""
+class ProcessModel(ModelKind):
+    """The driver shared by the kinds with a process model: inputs, spin-up, outputs.
 
-    outputs: dict[str, Tensor]
-    state: ModelState
-    static: StaticParams
-    constants: Constants
+    A subclass has ``constants`` (a :class:`~h2cm.networks.GlobalConstants`) and supplies
+    :meth:`static_parameters` and ``_run(forcing, sp, code, k, state, keys, chunk_days) ->
+    ((days, n_keys, cells) outputs, final state)``."""
 
+    outputs = OUTPUT_KEYS
+    has_process_model = True
+    constants: GlobalConstants
 
-def resolve_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
-    """``"all"`` (every daily output in `h2cm.schema.OUTPUTS`), ``"loss"`` (what training reads), or names."""
-    if outputs == "all":
-        return OUTPUT_KEYS
-    if outputs == "loss":
-        return LOSS_OUTPUT_KEYS
-    if isinstance(outputs, str):
-        outputs = (outputs,)
-    unknown = [k for k in outputs if k not in OUTPUT_KEYS]
-    if unknown:
-        raise ValueError(f"unknown output variable(s) {unknown}; known: {', '.join(OUTPUT_KEYS)}")
-    return tuple(outputs)
-
-
-class H2CM(nn.Module):
-    """The hybrid hydrological-carbon cycle model."""
-
-    def __init__(self, n_static: int = 30, lstm_hidden: int = 100, fc_hidden: int = 150, code_size: int = 12):
-        super().__init__()
-        self.n_static = n_static
-        self.code_size = code_size
-        self.static_net = StaticNet(n_static, fc_hidden, code_size)
-        self.lstms = GuidedLSTMs(code_size, lstm_hidden)
-        self.coupling = CouplingNet(code_size, fc_hidden, code_size)
-        self.constants = GlobalConstants()
-        self.register_buffer("forcing_mean", torch.zeros(len(FORCING_KEYS)))
-        self.register_buffer("forcing_std", torch.ones(len(FORCING_KEYS)))
-        self.register_buffer("static_mean", torch.zeros(n_static))
-        self.register_buffer("static_std", torch.ones(n_static))
-
-    # --- normalisation ------------------------------------------------------------------------
-
-    def set_normalization(self, forcing_mean, forcing_std, static_mean, static_std) -> None:
-        """Store z-score statistics (training cells) as buffers; they are saved with the weights."""
-        for name, value, n in (
-            ("forcing_mean", forcing_mean, len(FORCING_KEYS)),
-            ("forcing_std", forcing_std, len(FORCING_KEYS)),
-            ("static_mean", static_mean, self.n_static),
-            ("static_std", static_std, self.n_static),
-        ):
-            t = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
-            if t.numel() != n:
-                raise ValueError(f"{name}: expected {n} values, got {t.numel()}")
-            if not torch.isfinite(t).all():
-                raise ValueError(f"{name}: contains non-finite values")
-            if name.endswith("std"):
-                t = torch.where(t > 0, t, torch.ones_like(t))
-            getattr(self, name).copy_(t)
-
-    def zscore_static(self, static: Tensor) -> Tensor:
-        """z-scored static inputs; missing values (NaN) become the training mean (0)."""
-        return torch.nan_to_num((static - self.static_mean) / self.static_std, nan=0.0)
-
-    def zscore_forcing(self, forcing: Tensor) -> Tensor:
-        return (forcing - self.forcing_mean) / self.forcing_std
-
-    # --- states -------------------------------------------------------------------------------
-
-    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
-        return initial_model_state(batch, self.lstms.hidden, device, dtype)
-
+    @abstractmethod
     def static_parameters(self, static: Tensor) -> tuple[StaticParams, Tensor]:
-        """(SMmax, alpha_Ei) and the 12-number ``code`` of every cell."""
-        return self.static_net(self.zscore_static(static))
+        """(SMmax, alpha_Ei) of every cell and the static ``code`` the networks read."""
 
-    # --- running ------------------------------------------------------------------------------
-
-    def _check_inputs(self, forcing: Tensor, static: Tensor) -> None:
-        if forcing.dim() != 3 or forcing.shape[-1] != len(FORCING_KEYS):
-            raise ValueError(
-                f"forcing: expected shape (days, cells, {len(FORCING_KEYS)}) with variables "
-                f"{FORCING_KEYS}, got {tuple(forcing.shape)}"
-            )
-        if static.dim() != 2 or static.shape[-1] != self.n_static or static.shape[0] != forcing.shape[1]:
-            raise ValueError(
-                f"static: expected shape ({forcing.shape[1]}, {self.n_static}) (cells, features), "
-                f"got {tuple(static.shape)}"
-            )
+    @abstractmethod
+    def _run(self, forcing, sp, code, k, state, keys, chunk_days) -> tuple[Tensor, ModelState]:
+        """Run the days of ``forcing`` from ``state``: ((days, n_keys, cells) outputs, final state)."""
 
     def forward(
         self,
@@ -180,7 +113,7 @@ class H2CM(nn.Module):
         outputs: ``"all"``, ``"loss"`` or a list of names. chunk_days: with gradients, days per
         checkpointed chunk (``None``: store everything).
         """
-        self._check_inputs(forcing, static)
+        self.check_inputs(forcing, static)
         keys = resolve_outputs(outputs)
         sp, code = self.static_parameters(static)
         k = self.constants()
@@ -195,7 +128,7 @@ class H2CM(nn.Module):
     def spinup_state(self, forcing: Tensor, static: Tensor, state: ModelState | None = None) -> ModelState:
         """The state after one pass over the period without gradients, from ``state`` (default:
         the initial state): what ``forward(..., spinup=True)`` starts its run from."""
-        self._check_inputs(forcing, static)
+        self.check_inputs(forcing, static)
         sp, code = self.static_parameters(static)
         if state is None:
             state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
@@ -206,6 +139,28 @@ class H2CM(nn.Module):
         """Run the whole period once without gradients; return its (detached) final state."""
         _, final = self._run(forcing, sp, code, k, state, (), None)
         return final.detach()
+
+
+class H2CM(ProcessModel):
+    """The hybrid hydrological-carbon cycle model."""
+
+    kind = "hybrid"
+    label = "hybrid model"
+
+    def __init__(self, n_static: int = 30, lstm_hidden: int = 100, fc_hidden: int = 150, code_size: int = 12):
+        super().__init__(n_static, lstm_hidden=lstm_hidden, fc_hidden=fc_hidden, code_size=code_size)
+        self.code_size = code_size
+        self.static_net = StaticNet(n_static, fc_hidden, code_size)
+        self.lstms = GuidedLSTMs(code_size, lstm_hidden)
+        self.coupling = CouplingNet(code_size, fc_hidden, code_size)
+        self.constants = GlobalConstants()
+
+    def initial_state(self, batch: int, device=None, dtype=torch.float32) -> ModelState:
+        return initial_model_state(batch, self.lstms.hidden, device, dtype)
+
+    def static_parameters(self, static: Tensor) -> tuple[StaticParams, Tensor]:
+        """(SMmax, alpha_Ei) and the 12-number ``code`` of every cell."""
+        return self.static_net(self.zscore_static(static))
 
     def _run(self, forcing, sp, code, k, state, keys, chunk_days):
         days = forcing.shape[0]
@@ -282,78 +237,6 @@ class H2CM(nn.Module):
         """
         return _compile_blocks(self, hybrid_days, enabled, block_days, mode)
 
-    # --- the straightforward reference path --------------------------------------------------
-
-    def plain_forward(
-        self,
-        forcing: Tensor,
-        static: Tensor,
-        state: ModelState | None = None,
-        spinup: bool = True,
-        outputs: str | Sequence[str] = "all",
-    ) -> Simulation:
-        """The same model evaluated the straightforward way: per day, each network concatenates
-        its own inputs and runs its own small layers; outputs are collected in Python lists.
-
-        Used as the reference for correctness tests and as the baseline in ``h2cm bench``.
-        """
-        self._check_inputs(forcing, static)
-        keys = resolve_outputs(outputs)
-        sp, code = self.static_parameters(static)
-        k = self.constants()
-        if state is None:
-            state = self.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
-        if spinup:
-            with torch.no_grad():
-                _, state = self._plain_loop(forcing, sp, code, k, state, ())
-            state = state.detach()
-        rows, state = self._plain_loop(forcing, sp, code, k, state, keys)
-        return Simulation({key: rows[key] for key in keys}, state, sp, k)
-
-    def _plain_loop(self, forcing, sp, code, k, state, keys):
-        names = input_names(self.code_size)
-        z = self.zscore_forcing(forcing)
-        nets = []
-        for i, name in enumerate(LSTM_NAMES):
-            idx = _allowed_indices(name, names)
-            w = self.lstms.network_weights(i)
-            nets.append((name, idx, w["w_in"][idx].t(), w["w_h"].t(), w["bias"], w["w_out"].t(), w["b_out"]))
-        c_idx = _allowed_indices("coupling", names)
-        c_w = self.coupling.masked_weight()[c_idx].t()
-        hsz = self.lstms.hidden
-        h = [state.h[i] for i in range(3)]
-        c = [state.c[i] for i in range(3)]
-        swe, sm, gw, fapar, npp = state.swe, state.sm, state.gw, state.fapar, state.npp
-        collected: dict[str, list[Tensor]] = {key: [] for key in keys}
-        for t in range(forcing.shape[0]):
-            states = torch.stack([sm / sp.smmax, swe * SWE_SCALE, gw * GW_SCALE, fapar, npp], dim=-1)
-            u = torch.cat([states, z[t], code], dim=-1)
-            res = {}
-            for i, (name, idx, w_ih, w_hh, b, w_o, b_o) in enumerate(nets):
-                gates = F.linear(u[:, idx], w_ih) + F.linear(h[i], w_hh) + b
-                ig = torch.sigmoid(gates[:, :hsz])
-                fg = torch.sigmoid(gates[:, hsz : 2 * hsz])
-                og = torch.sigmoid(gates[:, 2 * hsz : 3 * hsz])
-                gg = torch.tanh(gates[:, 3 * hsz :])
-                c[i] = fg * c[i] + ig * gg
-                h[i] = og * torch.tanh(c[i])
-                raw = F.linear(h[i], w_o, b_o)
-                for j, (pname, act) in enumerate(NETWORK_OUTPUTS[name]):
-                    res[pname] = F.softplus(raw[:, j]) if act == "softplus" else torch.sigmoid(raw[:, j])
-            a1 = F.leaky_relu(F.linear(u[:, c_idx], c_w, self.coupling.b1), LEAKY_SLOPE)
-            a2 = F.leaky_relu(self.coupling.fc2(a1), LEAKY_SLOPE)
-            rc = self.coupling.fc3(a2)
-            res["alpha_wue"], res["alpha_t"] = F.softplus(rc[:, 0]), torch.sigmoid(rc[:, 1])
-            params = DailyParams(**{f: res[f] for f in DailyParams._fields})
-            frc = DayForcing(*(forcing[t][:, _PHYS[n]] for n in ("rn", "prec", "tair", "co2")))
-            water, fluxes = physics.day_step(WaterState(swe, sm, gw), frc, params, sp, k)
-            swe, sm, gw = water
-            fapar, npp = params.fapar, fluxes["npp"]
-            for key in keys:
-                collected[key].append(fluxes[key] if key in fluxes else res[key])
-        outs = {key: torch.stack(v) for key, v in collected.items()}
-        return outs, ModelState(swe, sm, gw, fapar, npp, torch.stack(h), torch.stack(c))
-
 
 def _compile_blocks(model: nn.Module, fn, enabled: bool, block_days: int, mode: str | None) -> bool:
     """Make ``model`` run its daily loop through ``torch.compile(fn)`` in blocks of ``block_days``
@@ -421,20 +304,10 @@ def hybrid_day(carry, exo_t: Tensor, terms: ForcingTerms, nw: DayWeights, sp: St
     s = torch.stack([sm_rel, swe * SWE_SCALE, gw * GW_SCALE, fapar, npp], dim=-1)
     u = torch.cat([s, exo_t], dim=-1)
     raw, h, c = lstm_day(u, h, c, nw.w, nw.b, nw.w_out, nw.b_out)
-    sig = torch.sigmoid(raw)
-    spl = F.softplus(raw)
+    act = {"sigmoid": torch.sigmoid(raw), "softplus": F.softplus(raw)}
     alpha_wue, alpha_t = coupling_day(u, nw.w1, nw.b1, nw.w2, nw.b2, nw.w3, nw.b3)
-    params = DailyParams(
-        alpha_smelt=spl[0, :, 0],
-        alpha_rsoil=sig[0, :, 1],
-        alpha_rgw=sig[0, :, 2],
-        alpha_t=alpha_t,
-        alpha_es=sig[2, :, 1],
-        alpha_wue=alpha_wue,
-        cue=sig[1, :, 0],
-        rb=spl[2, :, 0],
-        fapar=sig[1, :, 1],
-    )
+    heads = {name: act[a][i, :, j] for name, (i, j, a) in LSTM_HEADS.items()}
+    params = DailyParams(alpha_wue=alpha_wue, alpha_t=alpha_t, **heads)
     water, fluxes = physics.day_step_terms(WaterState(swe, sm, gw), terms, params, sp, k)
     values = torch.stack(_collect(keys, fluxes, params)) if keys else None
     # fAPAR is a strided view of the heads' output; carry a contiguous copy so that every day sees
@@ -458,11 +331,6 @@ def hybrid_days(carry, exo: Tensor, terms: ForcingTerms, nw: DayWeights, sp: Sta
         carry, values = hybrid_day(carry, exo_t, ForcingTerms(*terms_t), nw, sp, k, keys)
         rows.append(values)
     return carry, (torch.stack(rows) if keys else None)
-
-
-def _allowed_indices(network: str, names: tuple[str, ...]) -> list[int]:
-    allow = set(GUIDED_INPUTS[network])
-    return [i for i, n in enumerate(names) if n in allow or (n.startswith("code") and "code" in allow)]
 
 
 def _collect(keys: tuple[str, ...], fluxes: dict[str, Tensor], params: DailyParams) -> list[Tensor]:

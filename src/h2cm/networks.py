@@ -50,6 +50,11 @@ NETWORK_OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "soil": (("rb", "softplus"), ("alpha_es", "sigmoid")),
     "coupling": (("alpha_wue", "softplus"), ("alpha_t", "sigmoid")),
 }
+# Where each LSTM output sits in the stacked heads' output (3, B, n_out) of :func:`lstm_day`:
+# parameter -> (network index in LSTM_NAMES, head index, activation).
+LSTM_HEADS: dict[str, tuple[int, int, str]] = {
+    name: (i, j, act) for i, net in enumerate(LSTM_NAMES) for j, (name, act) in enumerate(NETWORK_OUTPUTS[net])
+}
 
 LEAKY_SLOPE = 0.01
 

@@ -2,7 +2,7 @@
 
 The process models (hybrid, constant) produce every daily output of docs/cli/predict.md, the
 static parameters and the global constants; the pure LSTM baseline (``model: lstm``) only the
-variables it predicts (:data:`h2cm.baselines.LSTM_OUTPUT_KEYS`). ``h2cm evaluate`` computes
+variables it predicts (:data:`h2cm.baselines.LSTM_OUTPUT_KEYS`; a kind's ``outputs``). ``h2cm evaluate`` computes
 everything it can from what the models produce and records each analysis it leaves out, with
 the variables it would need, in ``summary.json`` (``not_evaluated``), ``metrics.md`` and the
 report (:func:`not_evaluated_text`).
@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from torch import nn
-
-from ..baselines import kind_label, model_kind
+from ..kinds import kind_label
+from ..modelkind import ModelKind
 from ..schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS
 from .ensemble import ensemble_static_keys, select_outputs
 
@@ -32,9 +31,9 @@ class Coverage:
     skipped: list[dict] = field(default_factory=list)
 
     @classmethod
-    def of(cls, models: Sequence[nn.Module]) -> Coverage:
+    def of(cls, models: Sequence[ModelKind]) -> Coverage:
         params = (*STATIC_PARAMETER_KEYS, *CONSTANT_KEYS) if ensemble_static_keys(models) else ()
-        return cls(model_kind(models[0]), select_outputs(models), params)
+        return cls(models[0].kind, select_outputs(models), params)
 
     def _missing(self, keys: Sequence[str]) -> list[str]:
         return [k for k in keys if k not in self.outputs and k not in self.parameters]

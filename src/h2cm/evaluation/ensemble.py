@@ -5,9 +5,9 @@ period itself); the period is cut into calendar years so that a block holds at m
 ``folds x year x batch`` values per output. Consumers (:mod:`.predict` writes blocks to disk,
 :mod:`.evaluate` aggregates them to months) never hold a whole run.
 
-Every model kind runs here (:mod:`h2cm.baselines`): the process models (hybrid, constant) produce
+Every model kind runs here (:mod:`h2cm.kinds`): the process models (hybrid, constant) produce
 every output and have static parameters and constants; the pure LSTM produces only the variables
-it predicts (:func:`~h2cm.baselines.model_outputs`) and has neither.
+it predicts (a kind's ``outputs``) and has neither (``has_process_model``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
-from ..baselines import has_process_model, kind_label, model_kind, model_outputs
 from ..data.cells import CellData
-from ..model import resolve_outputs
+from ..kinds import kind_label
+from ..modelkind import ModelKind, resolve_outputs
 from ..schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS
 
 
@@ -44,26 +43,26 @@ class Block:
         return self.data.time[self.days]
 
 
-def ensemble_constants(models: Sequence[nn.Module]) -> dict[str, np.ndarray]:
+def ensemble_constants(models: Sequence[ModelKind]) -> dict[str, np.ndarray]:
     """The learned global constants of every fold: key -> (folds,); empty for models without
     constants (the pure LSTM)."""
-    if not all(has_process_model(m) for m in models):
+    if not all(m.has_process_model for m in models):
         return {}
     with torch.no_grad():
         values = [m.constants() for m in models]
     return {k: np.array([float(getattr(v, k)) for v in values], dtype=np.float64) for k in CONSTANT_KEYS}
 
 
-def ensemble_static_keys(models: Sequence[nn.Module]) -> tuple[str, ...]:
+def ensemble_static_keys(models: Sequence[ModelKind]) -> tuple[str, ...]:
     """The static parameters every fold model has (none for the pure LSTM)."""
-    return STATIC_PARAMETER_KEYS if all(has_process_model(m) for m in models) else ()
+    return STATIC_PARAMETER_KEYS if all(m.has_process_model for m in models) else ()
 
 
-def select_outputs(models: Sequence[nn.Module], outputs: str | Sequence[str] = "all", run=None) -> tuple[str, ...]:
+def select_outputs(models: Sequence[ModelKind], outputs: str | Sequence[str] = "all", run=None) -> tuple[str, ...]:
     """The daily outputs to simulate: ``"all"``: every one the models produce; otherwise the
     named ones (or ``"loss"``), which the models must produce: ValueError naming those they do
     not, the run and what its models predict."""
-    produced = tuple(k for k in model_outputs(models[0]) if all(k in model_outputs(m) for m in models))
+    produced = tuple(k for k in models[0].outputs if all(k in m.outputs for m in models))
     if isinstance(outputs, str) and outputs == "all":
         return produced
     keys = resolve_outputs(outputs)
@@ -71,17 +70,17 @@ def select_outputs(models: Sequence[nn.Module], outputs: str | Sequence[str] = "
     if missing:
         where = f"run {run} of a" if run is not None else "a"
         raise ValueError(
-            f"{where} {kind_label(model_kind(models[0]))} does not predict {', '.join(missing)}; "
+            f"{where} {kind_label(models[0].kind)} does not predict {', '.join(missing)}; "
             f"it predicts only {', '.join(produced)}"
         )
     return keys
 
 
-def _start(model: nn.Module, forcing, static, spinup: bool):
+def _start(model: ModelKind, forcing, static, spinup: bool):
     """A fold model's state at the start of the period (after spin-up) and its static parameters
     (key -> (N,); none for the pure LSTM)."""
     state = model.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
-    if not has_process_model(model):
+    if not model.has_process_model:
         return (model.spinup_state(forcing, static, state) if spinup else state), {}
     sp, code = model.static_parameters(static)
     if spinup:
@@ -109,7 +108,7 @@ def batches(cell_index: np.ndarray, batch_cells: int) -> list[np.ndarray]:
 
 
 def run_ensemble(
-    models: Sequence[nn.Module],
+    models: Sequence[ModelKind],
     load: Callable[[np.ndarray], CellData],
     cell_batches: Sequence[np.ndarray],
     outputs: str | Sequence[str] = "all",

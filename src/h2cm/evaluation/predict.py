@@ -24,7 +24,6 @@ import xarray as xr
 import zarr
 
 from .. import runtime
-from ..baselines import MODEL_LABELS, model_kind
 from . import io
 from .ensemble import ensemble_constants, ensemble_static_keys, run_ensemble, select_outputs
 from .outputs import ensemble_stats, ensemble_template, netcdf_dataset, stat_name
@@ -204,7 +203,7 @@ def predict(
             raise ValueError(f"period {period} is outside the cube's time axis")
     models = rd.load_models()
     keys = select_outputs(models, keys, run=rd.path)
-    kind = model_kind(models[0])
+    kind = models[0].kind
     constants = ensemble_constants(models)  # none for the pure LSTM
     template = ensemble_template(
         time_axis,
@@ -218,7 +217,7 @@ def predict(
         static_keys=ensemble_static_keys(models),
         constant_keys=tuple(constants),
         attrs={
-            "title": f"H2CM simulation ({MODEL_LABELS[kind]}): ensemble of cross-validation folds",
+            "title": f"H2CM simulation ({models[0].label}): ensemble of cross-validation folds",
             "h2cm_model": kind,
             "h2cm_run": str(rd.path.resolve()),
             "h2cm_cube": str(Path(cube_path).resolve()),

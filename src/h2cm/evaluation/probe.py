@@ -43,7 +43,8 @@ import pandas as pd
 import torch
 
 from .. import __version__, runtime
-from ..baselines import ConstantModel, kind_label, model_kind, model_outputs
+from ..baselines import ConstantModel
+from ..kinds import kind_label
 from ..model import H2CM, DayWeights, ModelState, hybrid_day
 from ..physics import DayForcing, ForcingTerms, forcing_terms
 from ..schema import FORCING_KEYS, cf_attrs
@@ -233,7 +234,7 @@ def held_states(batch: CurveBatch, means: dict[str, np.ndarray]) -> dict[str, np
 def model_pulse(model, series: np.ndarray, static: np.ndarray) -> dict[str, np.ndarray]:
     """The model's daily Rb, Rh, NEE, NPP (those it produces) over ``series`` ``(days, cells, 5)``,
     run as its ``forward`` does (spin-up)."""
-    keys = [k for k in PULSE_KEYS if k in model_outputs(model)]
+    keys = [k for k in PULSE_KEYS if k in model.outputs]
     f = torch.as_tensor(series, dtype=torch.float32)
     s = torch.as_tensor(static, dtype=torch.float32)
     sim = model(f, s, spinup=True, outputs=keys)
@@ -244,13 +245,20 @@ def model_pulse(model, series: np.ndarray, static: np.ndarray) -> dict[str, np.n
 def model_curves(model, cells: list[ProbeCell], batch: CurveBatch, settle_days: int) -> dict[str, np.ndarray] | None:
     """Each element's parameter (of its curve) and WUE on the last of ``settle_days`` days
     (module docstring); None for a model without parameters (the pure LSTM)."""
-    if isinstance(model, ConstantModel):
-        p = model.daily_parameters()
-        k = model.constants()
-        vals = {name: np.full(len(batch.x), float(getattr(p, name))) for name in CURVE_PARAMETERS}
-        return _with_wue(vals, batch, float(k.beta_co2))
-    if not isinstance(model, H2CM):
-        return None
+    curves = _CURVES.get(model.kind)
+    return None if curves is None else curves(model, cells, batch, settle_days)
+
+
+def _constant_curves(model: ConstantModel, cells: list[ProbeCell], batch: CurveBatch, settle_days: int):
+    """The constant model's curves: its parameters, the same for every element."""
+    p = model.daily_parameters()
+    k = model.constants()
+    vals = {name: np.full(len(batch.x), float(getattr(p, name))) for name in CURVE_PARAMETERS}
+    return _with_wue(vals, batch, float(k.beta_co2))
+
+
+def _hybrid_curves(model: H2CM, cells: list[ProbeCell], batch: CurveBatch, settle_days: int):
+    """The hybrid model's curves: its networks settled at held states (:func:`hybrid_settle`)."""
     forcing = torch.as_tensor(np.stack([c.forcing for c in cells], axis=1), dtype=torch.float32)
     static = torch.as_tensor(np.stack([c.static for c in cells]), dtype=torch.float32)
     sim = model(forcing, static, spinup=True, outputs=STATE_OUTPUTS)
@@ -260,6 +268,10 @@ def model_curves(model, cells: list[ProbeCell], batch: CurveBatch, settle_days: 
     idx = torch.as_tensor(batch.cell, dtype=torch.long)
     values = hybrid_settle(model, batch.forcing, static[idx], sim.state.select(idx), hold, settle_days)
     return _with_wue(values, batch, float(model.constants().beta_co2))
+
+
+# how each kind's response curves are read (the pure LSTM has no parameters: none)
+_CURVES = {ConstantModel.kind: _constant_curves, H2CM.kind: _hybrid_curves}
 
 
 @torch.no_grad()
@@ -468,7 +480,7 @@ def probe(
 
     # every fold
     models = rd.load_models()
-    kind = model_kind(models[0])
+    kind = models[0].kind
     pulses: list[dict[str, np.ndarray]] = []
     curves: list[dict[str, np.ndarray] | None] = []
     for fold, model in zip(rd.folds, models, strict=True):
@@ -477,13 +489,13 @@ def probe(
         curves.append(model_curves(model, probe_cells, batch, settle_days))
         if progress:
             print(f"fold {fold}: probed {len(probe_cells)} cells in {_time.perf_counter() - t1:.1f} s")
-    if kind == "lstm":
-        have = " and ".join(k.upper() for k in PULSE_KEYS if k in model_outputs(models[0]))
+    if not models[0].has_process_model:
+        have = " and ".join(k.upper() for k in PULSE_KEYS if k in models[0].outputs)
         notes.append(
             f"{kind_label(kind)} has no process-model parameters: no response curves "
             f"(the rain pulse shows only the {have} it predicts)"
         )
-    elif kind == "constant":
+    elif kind == ConstantModel.kind:
         notes.append(f"{kind_label(kind)}: its parameters depend on no input, so its response curves are flat")
 
     out = Path(out) if out else rd.path / "probe"

@@ -2,7 +2,7 @@
 
 ``RUN/config.yaml``, ``RUN/split.json`` and at least one ``RUN/fold_K/best.pt`` must exist; a
 missing one is named in the error. The fold models, of any kind (hybrid, constant or the pure
-LSTM baseline, :mod:`h2cm.baselines`), are loaded with the training layer's checkpoint loader.
+LSTM baseline, :mod:`h2cm.kinds`), are loaded with the training layer's checkpoint loader.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from torch import nn
+
+from ..modelkind import ModelKind
 
 
 class RunDirError(FileNotFoundError):
@@ -100,7 +101,7 @@ class RunDir:
             return None
         return (str(start) if start is not None else None, str(end) if end is not None else None)
 
-    def load_models(self) -> list[nn.Module]:
+    def load_models(self) -> list[ModelKind]:
         """The best-validation model of every fold, in fold order, in eval mode."""
         models = []
         for ckpt in self.checkpoints:
@@ -110,7 +111,7 @@ class RunDir:
         return models
 
 
-def load_checkpoint(path) -> nn.Module:
+def load_checkpoint(path) -> ModelKind:
     """A fold's model from its checkpoint (via :func:`h2cm.training.checkpoint.load_model`)."""
     from ..training.checkpoint import load_model
 

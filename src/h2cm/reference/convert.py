@@ -174,7 +174,7 @@ def _write_run(tmp: Path, cfg, split, models, loss_stats) -> None:
     }
     for k, (model, path, hp) in models.items():
         payload = {
-            **model_payload(model.float(), "hybrid"),
+            **model_payload(model.float()),
             "loss_stats": loss_stats.to_dict(),
             "terms": [],
             "config": cfg.to_dict(),

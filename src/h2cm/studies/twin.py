@@ -254,7 +254,7 @@ def _simulate_variants(runs: Path, data, variants: Sequence[str], folds: int):
         models = [load_model(runs / v / f"fold_{k}" / BEST) for k in range(folds)]
         sims[v] = ensemble_mean([simulate(m, data) for m in models])
         for k, m in enumerate(models):
-            if getattr(m, "constants", None) is not None:
+            if m.has_process_model:
                 c = m.constants()
                 constants.append(
                     {"model": v, "fold": k, "q10": float(c.q10.detach()), "beta_co2": float(c.beta_co2.detach())}

@@ -1,7 +1,8 @@
 """Atomic checkpoints and files: write to a temporary file in the same folder, then rename.
 
 A checkpoint is a dict saved with :func:`torch.save`. Every checkpoint holds ``kind`` (model
-kind), ``model_kwargs`` (constructor arguments), ``model_state`` (weights and normalisation
+kind, a name of :data:`h2cm.kinds.KINDS`), ``model_kwargs`` (constructor arguments,
+:meth:`~h2cm.modelkind.ModelKind.init_kwargs`), ``model_state`` (weights and normalisation
 buffers), ``loss_stats`` and the resolved ``config``; ``last.pt`` also holds the optimiser,
 scheduler, trainer state and RNG states needed by ``--resume``.
 """
@@ -16,7 +17,8 @@ from typing import Any
 
 import torch
 
-from ..model import H2CM
+from ..kinds import build_model
+from ..modelkind import ModelKind
 
 CHECKPOINT_FORMAT = 1
 
@@ -75,25 +77,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return ckpt
 
 
-def build_model(kind: str, model_kwargs: dict[str, Any]) -> torch.nn.Module:
-    """A fresh model of ``kind`` (hybrid, constant, lstm: :mod:`h2cm.baselines`) from its
-    constructor arguments."""
-    from ..baselines import build_model as _build
-
-    return _build(kind, **model_kwargs)
+def model_payload(model: ModelKind) -> dict[str, Any]:
+    """What every checkpoint holds about the model itself: its kind, constructor arguments and
+    state (weights and normalisation buffers)."""
+    return {"kind": model.kind, "model_kwargs": model.init_kwargs(), "model_state": model.state_dict()}
 
 
-def model_payload(model: torch.nn.Module, kind: str = "hybrid") -> dict[str, Any]:
-    """What every checkpoint holds about the model itself."""
-    from ..baselines import init_kwargs
-
-    return {"kind": kind, "model_kwargs": init_kwargs(model), "model_state": model.state_dict()}
-
-
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> H2CM:
-    """The model of a checkpoint (``best.pt`` or ``last.pt``), in eval mode, with its weights and
-    the training cells' normalisation buffers."""
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ModelKind:
+    """The model of a checkpoint (``best.pt`` or ``last.pt``), of the kind it stores, in eval
+    mode, with its weights and the training cells' normalisation buffers."""
     ckpt = load_checkpoint(path, map_location)
-    model = build_model(ckpt["kind"], ckpt["model_kwargs"])
+    model = build_model(ckpt["kind"], **ckpt["model_kwargs"])
     model.load_state_dict(ckpt["model_state"])
     return model.eval()

@@ -162,8 +162,9 @@ class RunConfig(_Section):
     """One training run (all folds)."""
 
     name: str = "run"
-    model: Literal["hybrid", "constant", "lstm"] = Field(
-        "hybrid", description="model kind: hybrid, constant (constant-parameter process model) or lstm (pure LSTM)"
+    model: str = Field(
+        "hybrid",
+        description="model kind (h2cm.kinds): hybrid, constant (constant-parameter process model) or lstm (pure LSTM)",
     )
     seed: int = 0
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, ...")
@@ -182,6 +183,14 @@ class RunConfig(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     train: TrainConfig = TrainConfig()
     loss: LossConfig = LossConfig()
+
+    @field_validator("model")
+    @classmethod
+    def _model_kind(cls, v: str) -> str:
+        from ..kinds import kind_class
+
+        kind_class(v)  # ValueError naming the known kinds
+        return v
 
     @field_validator("device")
     @classmethod

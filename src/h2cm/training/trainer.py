@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from .. import runtime
 from ..data.cells import CellData
+from ..kinds import build_model
 from .checkpoint import (
     atomic_write_json,
     atomic_write_text,
-    build_model,
     load_checkpoint,
     model_payload,
     save_checkpoint,
@@ -135,15 +135,13 @@ class FoldTrainer:
         n = cfg.network
         self.model = build_model(
             cfg.model,
-            {
-                "n_static": train.static.shape[1],
-                "lstm_hidden": n.lstm_hidden,
-                "fc_hidden": n.fc_hidden,
-                "code_size": n.code_size,
-            },
+            n_static=train.static.shape[1],
+            lstm_hidden=n.lstm_hidden,
+            fc_hidden=n.fc_hidden,
+            code_size=n.code_size,
         )
         compiled = False
-        if cfg.train.compile and hasattr(self.model, "compile_day"):
+        if cfg.train.compile:  # kinds without a compiled daily loop stay eager (compile_day -> False)
             compiled = self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
         # a compiled model sees every batch at one shape (short batches are padded): one compilation per run
         self.pad_batches = bool(compiled)
@@ -171,7 +169,7 @@ class FoldTrainer:
 
     def _payload(self) -> dict[str, Any]:
         return {
-            **model_payload(self.model, self.cfg.model),
+            **model_payload(self.model),
             "loss_stats": self.stats.to_dict(),
             "terms": list(self.terms),
             "config": self.cfg.to_dict(),
