@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from h2cm import physics
+from h2cm.cli.synth import register as register_synth
 from h2cm.data.check import check_cube
 from h2cm.data.cube import land_cells, load_cells, open_cube, open_truth
 from h2cm.data.geography import load_geography
 from h2cm.data.synth import TRUTH_CONSTANTS, make_twin_world
-from h2cm.data.synth import register as register_synth
 from h2cm.data.synth.observe import INVERSIONS, grace_months, inversion, monthly_means, smooth_on_land
 from h2cm.data.synth.products import (
     MEMBER_RANGES,

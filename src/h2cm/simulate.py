@@ -50,18 +50,3 @@ def summary(sim, seconds: float) -> str:
     )
     lines.append(f"water balance max |error| = {closure:.2e} mm; carbon balance max |error| = {carbon:.2e} gC m-2 d-1")
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    sim, _, seconds = simulate_toy(args.cells, args.days, args.seed, args.threads)
-    print(summary(sim, seconds))
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("simulate", help="forward simulation on generated forcing; prints a summary")
-    p.add_argument("--cells", type=int, default=64)
-    p.add_argument("--days", type=int, default=730)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.set_defaults(func=run)

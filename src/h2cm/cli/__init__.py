@@ -16,9 +16,9 @@ from .. import __version__
 
 # verb modules, in the order they appear in ``h2cm --help``
 VERBS: tuple[str, ...] = (
-    "h2cm.simulate",
+    "h2cm.cli.simulate",
     "h2cm.bench",
-    "h2cm.data.synth",
+    "h2cm.cli.synth",
     "h2cm.data.check",
     "h2cm.cli.import_cf",
     "h2cm.data.import_h2cm",
