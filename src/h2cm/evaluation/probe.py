@@ -760,7 +760,7 @@ def _where(lat: float, lon: float) -> str:
 
 
 def run(args) -> int:
-    from .evaluate import parse_cell
+    from ..cli.options import parse_cell
 
     probe(
         args.run,
