@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data.synth import TRUTH_CONSTANTS
+from ..data.synth.observe import INVERSIONS
 from . import claims_analysis as ca
 from . import claims_figures as figs
-from .claims_sim import Sims, load_sims, observations, truth_sims
+from .claims_compare import compare_series, study_products
+from .claims_sim import Sims, load_sims, observations, pulse_signal, truth_sims
+from .claims_text import results_markdown
 from .common import write_csv
 
 BASELINES: tuple[str, ...] = ("constant", "lstm")
@@ -145,80 +148,30 @@ def write_report(
     seeds = sorted({s for _, s in runs})
     n_test = len(first.test)
     area_test = obs.area[:n_test]
+    cfg0 = next(iter(configs.values()), None)
+    prior = {"q10": 1.5, "beta_co2": 0.0015} if cfg0 is None else _prior_means(cfg0)
 
     skill = ca.test_skill(models, truth, obs, area_test)
     fluxes = _flux_table(models, truth, area_test, quick)
-
     regions = ca.cell_regions(obs.lat, obs.lon)
-    wm = first.window_months
-    series = {"truth": {k: truth.all_monthly[k] for k in ("nee", "gpp", "ter")}}
-    series["observations"] = {k: obs.all[k] for k in ("nee", "gpp") if k in obs.all}
-    for name, sims in models.items():
-        series[name] = {k: sims.all_monthly[k] for k in ("nee", "gpp", "ter") if k in sims.all_monthly}
-    from .claims_compare import compare_series, study_products
-
     products = study_products(cube, compare)
-    series.update(compare_series(products, cube, first))
-    cycles = ca.regional_cycles(series, obs.area, regions, wm)
-    regional = ca.regional_table(cycles, "truth") + ca.regional_table(
-        {r: {k: v for k, v in d.items() if k != "truth"} for r, d in cycles.items()}, "observations"
-    )
-
+    cycles, regional = _regional(models, truth, obs, products, cube, regions)
     daily = {"truth": truth.all_daily, **{n: s.all_daily for n, s in models.items()}}
-    test_mask = np.zeros(len(first.cells), dtype=bool)
-    test_mask[:n_test] = True
     safr = regions == ca.REGION_CODES.index("SAfr") + 1
-    pulses, composite = ca.pulse_rows(daily, obs.daily["prec"], obs.daily["tair"], test_mask, "test")
-    p_all, composite_all = ca.pulse_rows(daily, obs.daily["prec"], obs.daily["tair"], np.ones_like(test_mask), "all")
-    pulses += p_all
-    if safr.any():
-        pulses += ca.pulse_rows(daily, obs.daily["prec"], obs.daily["tair"], safr, "SAfr")[0]
-        light = ca.light_rows({k: d["gpp"] for k, d in daily.items()}, obs.daily["rn"], first.window_days, safr)
-        release = ca.release_rows(
-            {
-                "truth": truth.all_monthly["nee"],
-                **{n: s.all_monthly["nee"] for n, s in models.items()},
-                **({"observations": obs.all["nee"]} if "nee" in obs.all else {}),
-            },
-            wm,
-            obs.area,
-            safr,
-        )
-    else:
-        light, release = [], []
-    from ..data.synth.observe import INVERSIONS
-    from .claims_sim import pulse_signal
-
-    oco2 = INVERSIONS["nee"]
-    signal = pulse_signal(cube, first.cells, window)
-    pulse_signal_table = ca.pulse_signal_rows(
-        signal,
-        obs.daily["prec"],
-        obs.daily["tair"],
-        first.window_days,
-        wm,
-        float(np.hypot(oco2.error_sd, oco2.white_sd)),
-    )
+    pulses, composites = _pulse_tables(daily, obs, first, safr)
+    light, release = _southern_africa(models, truth, obs, daily, safr)
     means = {"truth": truth.all_means, **{n: s.all_means for n, s in models.items()}}
-    efficiency = ca.efficiency_rows(means, obs.prec_mean)
-    prior = {"q10": 1.5, "beta_co2": 0.0015}
-    cfg0 = next(iter(configs.values()), None)
-    if cfg0 is not None:
-        prior = {"q10": cfg0.loss.q10.mean, "beta_co2": cfg0.loss.beta_co2.mean}
-    constants = ca.constants_rows(models, TRUTH_CONSTANTS, prior)
-    accept = [row for s in seeds for row in acceptance(s, skill, fluxes, regional, pulses)]
-
     tables = {
         "test_skill.csv": skill,
         "fluxes.csv": fluxes,
         "regional.csv": regional,
         "pulses.csv": pulses,
-        "pulse_signal.csv": pulse_signal_table,
+        "pulse_signal.csv": _pulse_signal_table(cube, first, obs, window),
         "light.csv": light,
         "release.csv": release,
-        "efficiency.csv": efficiency,
-        "constants.csv": constants,
-        "acceptance.csv": accept,
+        "efficiency.csv": ca.efficiency_rows(means, obs.prec_mean),
+        "constants.csv": ca.constants_rows(models, TRUTH_CONSTANTS, prior),
+        "acceptance.csv": [row for s in seeds for row in acceptance(s, skill, fluxes, regional, pulses)],
     }
     for name, rows in tables.items():
         if rows:
@@ -226,9 +179,7 @@ def write_report(
 
     figures = {
         "regional": figs.regional_cycles(cycles, ca.FIG6_REGIONS, fig_dir / "regional_cycles.png"),
-        "pulse": figs.pulse_composite(
-            {"test cells": composite, "all cells": composite_all}, fig_dir / "rain_pulse.png"
-        ),
+        "pulse": figs.pulse_composite(composites, fig_dir / "rain_pulse.png"),
         "efficiency": figs.efficiency_scatter(
             ca.efficiency_maps(means, obs.prec_mean),
             fig_dir / "efficiency.png",
@@ -248,15 +199,84 @@ def write_report(
         "window": list(window),
         "training": {k: _training_of(c) for k, c in configs.items()},
         "products": products,
-        "acceptance": accept,
+        "acceptance": tables["acceptance.csv"],
         "figures": {k: str(v.relative_to(out)) if v else None for k, v in figures.items()},
     }
     if seconds:
         summary["seconds"] = dict(seconds)
-    from .claims_text import results_markdown
-
     (out / "results.md").write_text(results_markdown(summary, tables, regions, n_test, seeds))
     return summary
+
+
+def _prior_means(cfg) -> dict[str, float]:
+    """The prior means of Q10 and beta_CO2 in a run's configuration (drawn beside the recovered ones)."""
+    return {"q10": cfg.loss.q10.mean, "beta_co2": cfg.loss.beta_co2.mean}
+
+
+def _regional(models: Mapping[str, Sims], truth: Sims, obs, products: Mapping[str, str], cube: Path, regions):
+    """The regional mean seasonal cycles of monthly NEE, GPP and TER of every source (truth,
+    observations, each run, the other products) and their table: every source against the truth,
+    and all but the truth against the observations."""
+    first = next(iter(models.values()))
+    series = {"truth": {k: truth.all_monthly[k] for k in ("nee", "gpp", "ter")}}
+    series["observations"] = {k: obs.all[k] for k in ("nee", "gpp") if k in obs.all}
+    for name, sims in models.items():
+        series[name] = {k: sims.all_monthly[k] for k in ("nee", "gpp", "ter") if k in sims.all_monthly}
+    series.update(compare_series(products, cube, first))
+    cycles = ca.regional_cycles(series, obs.area, regions, first.window_months)
+    regional = ca.regional_table(cycles, "truth") + ca.regional_table(
+        {r: {k: v for k, v in d.items() if k != "truth"} for r, d in cycles.items()}, "observations"
+    )
+    return cycles, regional
+
+
+def _pulse_tables(daily: Mapping[str, Mapping], obs, first: Sims, safr: np.ndarray):
+    """Rows of the rain-pulse table (test cells, all cells, Southern Africa if it has cells) and
+    the composites of the figure (test cells, all cells)."""
+    test_mask = np.zeros(len(first.cells), dtype=bool)
+    test_mask[: len(first.test)] = True
+    prec, tair = obs.daily["prec"], obs.daily["tair"]
+    pulses, composite = ca.pulse_rows(daily, prec, tair, test_mask, "test")
+    p_all, composite_all = ca.pulse_rows(daily, prec, tair, np.ones_like(test_mask), "all")
+    pulses += p_all
+    if safr.any():
+        pulses += ca.pulse_rows(daily, prec, tair, safr, "SAfr")[0]
+    return pulses, {"test cells": composite, "all cells": composite_all}
+
+
+def _southern_africa(models: Mapping[str, Sims], truth: Sims, obs, daily: Mapping[str, Mapping], safr: np.ndarray):
+    """Southern Africa's light limitation of GPP and the month of its NEE release (empty without
+    Southern African cells)."""
+    if not safr.any():
+        return [], []
+    first = next(iter(models.values()))
+    light = ca.light_rows({k: d["gpp"] for k, d in daily.items()}, obs.daily["rn"], first.window_days, safr)
+    release = ca.release_rows(
+        {
+            "truth": truth.all_monthly["nee"],
+            **{n: s.all_monthly["nee"] for n, s in models.items()},
+            **({"observations": obs.all["nee"]} if "nee" in obs.all else {}),
+        },
+        first.window_months,
+        obs.area,
+        safr,
+    )
+    return light, release
+
+
+def _pulse_signal_table(cube: Path, first: Sims, obs, window: tuple[str, str]) -> list[dict]:
+    """How much the rain pulse shows in monthly NEE: the truth run again without it
+    (:func:`.claims_sim.pulse_signal`), against the error of one OCO-2-like cell-month."""
+    oco2 = INVERSIONS["nee"]
+    signal = pulse_signal(cube, first.cells, window)
+    return ca.pulse_signal_rows(
+        signal,
+        obs.daily["prec"],
+        obs.daily["tair"],
+        first.window_days,
+        first.window_months,
+        float(np.hypot(oco2.error_sd, oco2.white_sd)),
+    )
 
 
 def _training_of(cfg) -> dict[str, object]:

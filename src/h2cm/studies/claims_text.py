@@ -4,7 +4,7 @@ per seed and one section per claim with its table."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..data.regions import REGION_NAMES
 from ..evaluation.processes import EVENTS
@@ -20,25 +20,33 @@ def _get(rows, value: str = "r", **match) -> float:
     return math.nan
 
 
-def _claims(t: Mapping[str, list], seed: int) -> list[dict[str, str]]:
-    """One row per claim: what the paper says, what this run finds (seed ``seed``)."""
-    h = f"hybrid (seed {seed})"
-    sk, fl, rg, pu = t["test_skill.csv"], t["fluxes.csv"], t["regional.csv"], t["pulses.csv"]
+def _hybrid(seed: int) -> str:
+    return f"hybrid (seed {seed})"
 
-    def r(var, view, how, model=h, period="oco2"):
-        return fmt(_get(sk, model=model, variable=var, reference="truth", period=period, view=view, aggregation=how))
 
-    rows = [
-        {
-            "claim": "carbon fluxes: seasonal and interannual dynamics (Fig. 3, Table C1)",
-            "paper says": "H2CM reproduces the seasonal and interannual dynamics of GPP and NEE well",
-            "we find": f"test cells vs truth, 2015-2019, area-weighted mean: GPP r {r('gpp', 'monthly', 'global')} "
-            f"(seasonal cycle {r('gpp', 'msc', 'global')}, anomalies {r('gpp', 'anomaly', 'global')}); NEE r "
-            f"{r('nee', 'monthly', 'global')} ({r('nee', 'msc', 'global')}, {r('nee', 'anomaly', 'global')}). "
-            f"Per cell (pooled): GPP {r('gpp', 'monthly', 'pooled')}, NEE {r('nee', 'monthly', 'pooled')}; "
-            f"NEE anomalies 2001-2019 {r('nee', 'anomaly', 'global', period='carboscope')}",
-        }
-    ]
+def _carbon_fluxes(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """GPP and NEE at the test cells against the truth: monthly, seasonal cycle, anomalies."""
+    sk = t["test_skill.csv"]
+
+    def r(var, view, how, period="oco2"):
+        return fmt(
+            _get(sk, model=_hybrid(seed), variable=var, reference="truth", period=period, view=view, aggregation=how)
+        )
+
+    return {
+        "claim": "carbon fluxes: seasonal and interannual dynamics (Fig. 3, Table C1)",
+        "paper says": "H2CM reproduces the seasonal and interannual dynamics of GPP and NEE well",
+        "we find": f"test cells vs truth, 2015-2019, area-weighted mean: GPP r {r('gpp', 'monthly', 'global')} "
+        f"(seasonal cycle {r('gpp', 'msc', 'global')}, anomalies {r('gpp', 'anomaly', 'global')}); NEE r "
+        f"{r('nee', 'monthly', 'global')} ({r('nee', 'msc', 'global')}, {r('nee', 'anomaly', 'global')}). "
+        f"Per cell (pooled): GPP {r('gpp', 'monthly', 'pooled')}, NEE {r('nee', 'monthly', 'pooled')}; "
+        f"NEE anomalies 2001-2019 {r('nee', 'anomaly', 'global', period='carboscope')}",
+    }
+
+
+def _nee_seasonality(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """R2 of the regional NEE seasonal cycles in the two regions of Fig. 6, models and products."""
+    rg = t["regional.csv"]
     parts = []
     products = sorted(
         {str(x["source"]) for x in rg if "(seed" not in str(x["source"]) and x["source"] != "observations"}
@@ -50,85 +58,118 @@ def _claims(t: Mapping[str, list], seed: int) -> list[dict[str, str]]:
         }
         vals.update({p: _get(rg, "r2", region=code, source=p, variable="nee", reference="truth") for p in products})
         parts.append(f"{REGION_NAMES[code]} NEE R2 " + ", ".join(f"{m} {fmt(v)}" for m, v in vals.items()))
-    rows.append(
-        {
-            "claim": "NEE seasonality, especially South American tropics and Southern Africa (Fig. 6)",
-            "paper says": "H2CM captures NEE seasonality better than purely data-driven models and process-model "
-            "ensembles",
-            "we find": "; ".join(parts),
-        }
-    )
+    return {
+        "claim": "NEE seasonality, especially South American tropics and Southern Africa (Fig. 6)",
+        "paper says": "H2CM captures NEE seasonality better than purely data-driven models and process-model ensembles",
+        "we find": "; ".join(parts),
+    }
+
+
+def _rain_pulse(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """The Rh ratio after the first rains at the test cells, and how visible the pulse is at all."""
+    h = _hybrid(seed)
     ratio = {
-        m: _get(pu, "rh_ratio", cells="test", source=m)
+        m: _get(t["pulses.csv"], "rh_ratio", cells="test", source=m)
         for m in ("truth", h, f"constant (seed {seed})", f"lstm (seed {seed})")
     }
-    rows.append(
-        {
-            "claim": "rain pulse of respiration in dry regions (Fig. 7)",
-            "paper says": "H2CM learns the rain-pulse (Birch) effect on Rh, which global models often miss",
-            "we find": "Rh on days 0-3 after the first rains / the week before, test cells: "
-            + ", ".join(f"{k.split(' (')[0]} {fmt(v)}" for k, v in ratio.items())
-            + _pulse_signal_text(t.get("pulse_signal.csv", [])),
-        }
-    )
+    return {
+        "claim": "rain pulse of respiration in dry regions (Fig. 7)",
+        "paper says": "H2CM learns the rain-pulse (Birch) effect on Rh, which global models often miss",
+        "we find": "Rh on days 0-3 after the first rains / the week before, test cells: "
+        + ", ".join(f"{k.split(' (')[0]} {fmt(v)}" for k, v in ratio.items())
+        + _pulse_signal_text(t.get("pulse_signal.csv", [])),
+    }
+
+
+def _efficiencies(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """Spatial r of the hybrid's efficiency maps against the truth's."""
     eff = t["efficiency.csv"]
-    rows.append(
-        {
-            "claim": "emergent efficiencies PUE, WUE, CUE, LUE (Fig. 5)",
-            "paper says": "spatial patterns of precipitation- and light-use efficiency and water-carbon coupling "
-            "consistent with ecological understanding",
-            "we find": "spatial r against the truth's maps: "
-            + ", ".join(f"{k.upper()} {fmt(_get(eff, source=h, diagnostic=k))}" for k in ("pue", "wue", "cue", "lue")),
-        }
-    )
+    return {
+        "claim": "emergent efficiencies PUE, WUE, CUE, LUE (Fig. 5)",
+        "paper says": "spatial patterns of precipitation- and light-use efficiency and water-carbon coupling "
+        "consistent with ecological understanding",
+        "we find": "spatial r against the truth's maps: "
+        + ", ".join(
+            f"{k.upper()} {fmt(_get(eff, source=_hybrid(seed), diagnostic=k))}" for k in ("pue", "wue", "cue", "lue")
+        ),
+    }
+
+
+def _constants(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """The hybrid's Q10 across folds (and with priors) beside the truth's."""
     cons = {c["model"]: c for c in t["constants.csv"]}
-    q = cons.get(h, {})
+    q = cons.get(_hybrid(seed), {})
     qp = cons.get(f"hybrid_priors (seed {seed})", {})
-    rows.append(
-        {
-            "claim": "Q10 and beta_CO2 (Sect. 3.1.5, Appendix E)",
-            "paper says": "the global constants are poorly identified from the data; priors keep them plausible",
-            "we find": f"truth Q10 {fmt(cons.get('truth', {}).get('q10', math.nan))}; hybrid Q10 "
-            f"{fmt(q.get('q10', math.nan))} [{fmt(q.get('q10_min', math.nan))}, {fmt(q.get('q10_max', math.nan))}]"
-            + (f", with priors {fmt(qp.get('q10', math.nan))}" if qp else ""),
-        }
-    )
+    return {
+        "claim": "Q10 and beta_CO2 (Sect. 3.1.5, Appendix E)",
+        "paper says": "the global constants are poorly identified from the data; priors keep them plausible",
+        "we find": f"truth Q10 {fmt(cons.get('truth', {}).get('q10', math.nan))}; hybrid Q10 "
+        f"{fmt(q.get('q10', math.nan))} [{fmt(q.get('q10_min', math.nan))}, {fmt(q.get('q10_max', math.nan))}]"
+        + (f", with priors {fmt(qp.get('q10', math.nan))}" if qp else ""),
+    }
+
+
+def _release(t: Mapping[str, list], seed: int) -> dict[str, str] | None:
+    """The month of Southern Africa's NEE peak (None without Southern African cells)."""
     rel = {x["source"]: x for x in t["release.csv"]}
+    if not rel:
+        return None
+    return {
+        "claim": "Southern Africa: NEE release at the end of the dry season",
+        "paper says": "NEE peaks (a release) as the first rains wake respiration before the canopy greens up",
+        "we find": ", ".join(
+            f"{k.split(' (')[0]} peak {MONTHS[v['peak_month'] - 1]} ({fmt(v['peak'])})"
+            for k, v in rel.items()
+            if k in ("truth", _hybrid(seed), "observations")
+        ),
+    }
+
+
+def _light(t: Mapping[str, list], seed: int) -> dict[str, str] | None:
+    """GPP against light in the Miombo's wet season (None without Southern African cells)."""
     lig = {x["source"]: x for x in t["light.csv"]}
-    if rel:
-        rows.append(
-            {
-                "claim": "Southern Africa: NEE release at the end of the dry season",
-                "paper says": "NEE peaks (a release) as the first rains wake respiration before the canopy greens up",
-                "we find": ", ".join(
-                    f"{k.split(' (')[0]} peak {MONTHS[v['peak_month'] - 1]} ({fmt(v['peak'])})"
-                    for k, v in rel.items()
-                    if k in ("truth", h, "observations")
-                ),
-            }
-        )
-    if lig:
-        rows.append(
-            {
-                "claim": "light limitation of GPP in the wet season (Miombo)",
-                "paper says": "in the wet season, GPP in the Miombo follows light rather than water",
-                "we find": "r of daily GPP and net-radiation anomalies, Dec-Feb, Southern Africa: "
-                + ", ".join(f"{k.split(' (')[0]} {fmt(v['r'])}" for k, v in lig.items() if "seed 1" not in k),
-            }
-        )
-    rows.append(
-        {
-            "claim": "unseen years (Appendix D: train to 2017, test 2018-2019)",
-            "paper says": "skill holds in years never trained on",
-            "we find": "pooled monthly r, test cells, 2018-2019 (2015-2017): "
-            + ", ".join(
-                f"{v.upper()} {fmt(_get(fl, model=h, variable=v, period='test years', aggregation='pooled'))} "
-                f"({fmt(_get(fl, model=h, variable=v, period='train years', aggregation='pooled'))})"
-                for v in ("gpp", "nee", "ter")
-            ),
-        }
-    )
-    return rows
+    if not lig:
+        return None
+    return {
+        "claim": "light limitation of GPP in the wet season (Miombo)",
+        "paper says": "in the wet season, GPP in the Miombo follows light rather than water",
+        "we find": "r of daily GPP and net-radiation anomalies, Dec-Feb, Southern Africa: "
+        + ", ".join(f"{k.split(' (')[0]} {fmt(v['r'])}" for k, v in lig.items() if "seed 1" not in k),
+    }
+
+
+def _unseen_years(t: Mapping[str, list], seed: int) -> dict[str, str]:
+    """Pooled monthly r in the years never trained on beside the training years."""
+    fl, h = t["fluxes.csv"], _hybrid(seed)
+    return {
+        "claim": "unseen years (Appendix D: train to 2017, test 2018-2019)",
+        "paper says": "skill holds in years never trained on",
+        "we find": "pooled monthly r, test cells, 2018-2019 (2015-2017): "
+        + ", ".join(
+            f"{v.upper()} {fmt(_get(fl, model=h, variable=v, period='test years', aggregation='pooled'))} "
+            f"({fmt(_get(fl, model=h, variable=v, period='train years', aggregation='pooled'))})"
+            for v in ("gpp", "nee", "ter")
+        ),
+    }
+
+
+# the claims in the order of the page: each (tables, seed) -> its row, or None where it has no data
+CLAIMS: tuple[Callable[[Mapping[str, list], int], dict[str, str] | None], ...] = (
+    _carbon_fluxes,
+    _nee_seasonality,
+    _rain_pulse,
+    _efficiencies,
+    _constants,
+    _release,
+    _light,
+    _unseen_years,
+)
+
+
+def _claims(t: Mapping[str, list], seed: int) -> list[dict[str, str]]:
+    """One row per claim: what the paper says, what this run finds (seed ``seed``)."""
+    rows = (claim(t, seed) for claim in CLAIMS)
+    return [row for row in rows if row is not None]
 
 
 def _pulse_signal_text(rows) -> str:
@@ -145,6 +186,21 @@ def _pulse_signal_text(rows) -> str:
 
 def results_markdown(summary, tables, regions, n_test: int, seeds: Sequence[int]) -> str:
     """The whole page (Markdown)."""
+    lines = _setup(summary, regions, n_test, seeds)
+    for s in seeds:
+        lines += [
+            f"## Paper says / we find (seed {s})",
+            "",
+            markdown_table(_claims(tables, s), ("claim", "paper says", "we find")),
+            "",
+        ]
+    lines += _skill_sections(tables)
+    lines += _process_sections(tables)
+    return "\n".join(lines)
+
+
+def _setup(summary, regions, n_test: int, seeds: Sequence[int]) -> list[str]:
+    """The page's title and setup: world, periods, seeds, wall time, every run's training, cells per region."""
     tr = summary.get("training", {})
     first = next(iter(tr.values()), {})
     secs = summary.get("seconds", {})
@@ -172,14 +228,12 @@ def results_markdown(summary, tables, regions, n_test: int, seeds: Sequence[int]
         "",
     ]
     lines += ["Cells per TransCom region: " + ", ".join(f"{k} {v}" for k, v in n_reg.items() if v) + ".", ""]
-    for s in seeds:
-        lines += [
-            f"## Paper says / we find (seed {s})",
-            "",
-            markdown_table(_claims(tables, s), ("claim", "paper says", "we find")),
-            "",
-        ]
-    lines += [
+    return lines
+
+
+def _skill_sections(tables) -> list[str]:
+    """Acceptance, GPP and NEE at the test cells, the unconstrained fluxes and the regional cycles."""
+    return [
         "## Acceptance (hybrid ensemble at the test cells against the truth, 2015-2019)",
         "",
         "`global`: the area-weighted mean of the test cells, one series (as the paper's Fig. 3); `pooled`: every "
@@ -219,6 +273,12 @@ def results_markdown(summary, tables, regions, n_test: int, seeds: Sequence[int]
             ("region", "source", "variable", "r2", "r", "rmse", "peak_month"),
         ),
         "",
+    ]
+
+
+def _process_sections(tables) -> list[str]:
+    """The rain pulse, Southern Africa, the efficiencies, the global constants and the NEE series."""
+    return [
         "## The rain pulse (Fig. 7)",
         "",
         f"Events: a day with >= {EVENTS.rain_mm} mm after {EVENTS.dry_days} days with < {EVENTS.dry_mm} mm in total, "
@@ -268,4 +328,3 @@ def results_markdown(summary, tables, regions, n_test: int, seeds: Sequence[int]
         "![NEE series](figures/nee_test_series.png)",
         "",
     ]
-    return "\n".join(lines)
