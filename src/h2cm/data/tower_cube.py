@@ -75,6 +75,21 @@ def _grid(sites: Sequence[PreparedSite]) -> tuple[np.ndarray, np.ndarray, list[t
     return lats, lons, pos
 
 
+def align_years(sites: Sequence[PreparedSite]) -> None:
+    """Shift each site's record by a multiple of 4 years so that it starts within 3 years of the
+    earliest record (in place; ``report["year_shift"]``). A shift by 4k years keeps every date's day
+    of year and leap day (1901-2099), and the model has no calendar input, so this only shortens
+    the common time axis (the cost of every training step); each site keeps its own CO2."""
+    first = min(s.time[0].year for s in sites)
+    for s in sites:
+        k = 4 * ((s.time[0].year - first) // 4)
+        s.report["year_shift"] = -k
+        if k:
+            s.report["period_original"] = s.report["period"]
+            s.time = pd.DatetimeIndex(s.time - pd.DateOffset(years=k))
+            s.report["period"] = [str(s.time[0].date()), str(s.time[-1].date())]
+
+
 def sites_cube(sites: Sequence[PreparedSite]) -> xr.Dataset:
     """The cube (unvalidated) of prepared sites (module docstring of :mod:`h2cm.data.towers`)."""
     time = pd.date_range(min(s.time[0] for s in sites), max(s.time[-1] for s in sites), freq="D", name="time")
@@ -159,6 +174,8 @@ def report_lines(sites: Sequence[PreparedSite]) -> list[str]:
             f"fluxes {'/'.join(r['fluxes']) or 'none'}; filled: {filled}; rn: {r['rn_method']}; "
             f"vpd: {', '.join(r['vpd_sources'])}"
         )
+        if r.get("year_shift"):
+            lines.append(f"{r['site']}: record shifted by {r['year_shift']} years on the common axis (align)")
         for year, why in r["dropped_years"].items():
             lines.append(f"{r['site']}: year {year} dropped: {why}")
     return lines
@@ -171,10 +188,14 @@ def tower_cube(
     lon: float | None = None,
     opts: TowerOptions | None = None,
     log: Callable[[str], None] | None = None,
+    align: bool = False,
 ) -> xr.Dataset:
-    """The cube (unvalidated) of ``paths``; ``log`` receives :func:`report_lines`."""
+    """The cube (unvalidated) of ``paths``; ``log`` receives :func:`report_lines`; ``align``:
+    :func:`align_years` (the multi-site study's shorter time axis)."""
     opts = opts or TowerOptions()
     prepared = prepare_sites(paths, sites, lat, lon, opts)
+    if align:
+        align_years(prepared)
     for line in report_lines(prepared) if log else ():
         log(line)
     ds = sites_cube(prepared)

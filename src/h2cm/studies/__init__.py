@@ -2,6 +2,7 @@
 
 * ``h2cm study twin [--size demo] --out DIR``: :func:`h2cm.studies.twin.run_twin`
 * ``h2cm study site FLUXNET_DAILY_FILE --out DIR``: :func:`h2cm.studies.site.run_site`
+* ``h2cm study towers FILES... --out DIR``: :func:`h2cm.studies.towers.run_towers` (leave-one-site-out)
 * ``h2cm study claims --out DIR``: :func:`h2cm.studies.claims.run_claims` (the paper's carbon claims)
 
 Both write ``results.md`` and CSV tables into ``DIR`` (docs/studies/).
@@ -10,6 +11,8 @@ Both write ``results.md`` and CSV tables into ``DIR`` (docs/studies/).
 from __future__ import annotations
 
 import argparse
+
+from ..cli.import_towers import add_site_options
 
 
 def _run_twin(args: argparse.Namespace) -> int:
@@ -35,6 +38,7 @@ def _run_twin(args: argparse.Namespace) -> int:
 
 
 def _run_site(args: argparse.Namespace) -> int:
+    from ..cli.import_towers import tower_options
     from .site import SITE_MODELS, run_site
 
     models = args.models.split(",") if args.models else list(SITE_MODELS)
@@ -47,8 +51,36 @@ def _run_site(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         plots=not args.no_plots,
         baseline_epochs=args.baseline_epochs,
+        sites=args.sites,
+        lat=args.lat,
+        lon=args.lon,
+        opts=tower_options(args),
     )
     print(f"wrote {args.out}/results.md")
+    return 0
+
+
+def _run_towers(args: argparse.Namespace) -> int:
+    from ..cli.import_towers import tower_options
+    from .site import SITE_MODELS
+    from .towers import run_towers
+
+    summary = run_towers(
+        args.files,
+        args.out,
+        epochs=args.epochs,
+        baseline_epochs=args.baseline_epochs,
+        seeds=[int(s) for s in str(args.seeds).split(",") if s.strip()],
+        models=args.models.split(",") if args.models else list(SITE_MODELS),
+        threads=args.threads,
+        jobs=args.jobs,
+        sites=args.sites,
+        opts=tower_options(args),
+        overrides=args.overrides,
+        temporal=not args.no_temporal,
+        plots=not args.no_plots,
+    )
+    print(f"wrote {args.out}/results.md ({summary['tasks']} trainings, {summary['seconds']['total']:.0f} s)")
     return 0
 
 
@@ -118,7 +150,7 @@ def register(sub) -> None:
     c.set_defaults(func=run, study_func=_run_claims)
 
     s = studies.add_parser("site", help="train hybrid and both baselines at a FLUXNET site, test on its last year")
-    s.add_argument("file", help="FLUXNET2015 daily (_DD_) CSV file")
+    s.add_argument("file", help="a tower file (FLUXNET2015/ONEFlux DD, HH, HR; FluxDataKit daily)")
     s.add_argument("--out", required=True, help="output directory (results.md, metrics.csv, plots, runs/)")
     s.add_argument("--epochs", type=int, default=50, help="epochs per model")
     s.add_argument("--baseline-epochs", type=int, default=None, help="epochs of constant and lstm (default: --epochs)")
@@ -126,4 +158,20 @@ def register(sub) -> None:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     s.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every model")
+    add_site_options(s)
     s.set_defaults(func=run, study_func=_run_site)
+
+    w = studies.add_parser("towers", help="several towers: leave-one-site-out CV and temporal split, 3 model kinds")
+    w.add_argument("files", nargs="+", help="tower files, one per site (h2cm import-towers)")
+    w.add_argument("--out", required=True, help="output directory (results.md, CSV tables, figures, runs/)")
+    w.add_argument("--epochs", type=int, default=30, help="epochs (= optimiser steps) per training")
+    w.add_argument("--baseline-epochs", type=int, default=None, help="epochs of constant and lstm (default: --epochs)")
+    w.add_argument("--seeds", default="0,1,2", help="comma list of seeds (at least 3 for the median and range)")
+    w.add_argument("--models", default=None, help="comma list of hybrid,constant,lstm (default all)")
+    w.add_argument("--threads", type=int, default=1, help="torch threads per training")
+    w.add_argument("--jobs", type=int, default=2, help="trainings at once, in worker processes")
+    w.add_argument("--no-temporal", action="store_true", help="leave-one-site-out only")
+    w.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    add_site_options(w)
+    w.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every model")
+    w.set_defaults(func=run, study_func=_run_towers)

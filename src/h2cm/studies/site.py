@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import runtime
 from ..data.cube import load_cells
-from ..data.fluxnet import fluxnet_cube
+from ..data.tower_cube import tower_cube
 from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.trainer import BEST, FoldTrainer
@@ -70,6 +70,10 @@ def run_site(
     overrides: Sequence[str] = (),
     plots: bool = True,
     baseline_epochs: int | None = None,
+    sites: str | Path | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    opts=None,
 ) -> dict[str, object]:
     """Train every model of ``models`` on the site's record but its last year and score the
     held-out year (``baseline_epochs``: epochs of the constant and LSTM models, default ``epochs``).
@@ -78,7 +82,7 @@ def run_site(
     runtime.configure(threads=threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ds = fluxnet_cube(path)
+    ds = tower_cube([path], sites, lat, lon, opts, log=print)  # any tower file (h2cm import-towers)
     time_index = pd.DatetimeIndex(ds["time"].values)
     last_year = int(time_index[-1].year)
     if int(time_index[0].year) >= last_year:
@@ -108,7 +112,7 @@ def run_site(
             "best_epoch": result.best_epoch,
         }
         for var, (key, dcol, mcol) in SITE_VARIABLES.items():
-            if key not in sim:
+            if key not in sim or dcol not in ds or mcol not in ds:
                 continue
             d_model = sim[key][test_days, 0]
             m_model = to_monthly(sim[key], full)[test_months, 0]
