@@ -75,7 +75,8 @@ def test_predict_cli_monthly_netcdf_without_folds(lstm_run, tmp_path):
     args = ["predict", "--run", str(lstm_run["run"]), "--out", str(out), "--monthly", "--no-folds", "--quiet"]
     assert main([*args, "--threads", "1"]) == 0
     with xr.open_dataset(out) as ds:
-        assert set(ds.data_vars) == {f"{k}{s}" for k in LSTM_OUTPUT_KEYS for s in STATS[:3]}
+        bounds = {"time_bnds", "lat_bnds", "lon_bnds"}  # CF bounds, plain variables in NetCDF (outputs.py)
+        assert set(ds.data_vars) == {f"{k}{s}" for k in LSTM_OUTPUT_KEYS for s in STATS[:3]} | bounds
         assert ds.sizes["time"] == 6 and ds["et"].attrs["cell_methods"] == "time: mean"
     assert [p.name for p in tmp_path.iterdir()] == ["m.nc"]
 
