@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from data_fixtures import make_cube
-from h2cm.data import check as check_mod
+from h2cm.cli import main
 from h2cm.data.check import check_cube
 from h2cm.data.cube import CubeError, save_cube
 from h2cm.schema import STATIC_FEATURE_KEYS
@@ -167,10 +165,7 @@ def test_bad_cube_is_not_written(tmp_path):
 
 
 def _run_check(path) -> int:
-    parser = argparse.ArgumentParser()
-    check_mod.register(parser.add_subparsers())
-    args = parser.parse_args(["check", str(path)])
-    return args.func(args)
+    return main(["check", str(path)])
 
 
 def test_check_verb_exit_codes(tmp_path, capsys):

@@ -23,7 +23,7 @@ import pytest
 import torch
 import xarray as xr
 
-from h2cm.data import import_h2cm as import_h2cm_verb
+from h2cm.cli import data as import_h2cm_verb
 from h2cm.data.cube import land_cells, load_cells, open_cube
 from h2cm.data.import_h2cm import StoreLayoutError, read_h2cm_store
 from h2cm.reference.split import cube_reference_split

@@ -59,7 +59,8 @@ def test_setup_errors_exit_2_and_write_nothing(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--config", "paper", "--fold", "0", "--out", str(run)]) == 2  # no cube
     # the tiny world has too few 5-degree blocks for 10 folds and a test set
-    assert main(["cv", "--config", "demo", "--out", str(run), f"data.cube={tiny_cube()}"]) == 2
+    period = ["data.start=2016-01-01", "data.end=2019-12-31"]  # inside the tiny world's days
+    assert main(["cv", "--config", "demo", "--out", str(run), f"data.cube={tiny_cube()}", *period]) == 2
     assert main(["cv", "--config", "demo", "--out", str(run), "train.epoch=3"]) == 2
     assert not run.exists()
     err = capsys.readouterr().err

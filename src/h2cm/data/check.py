@@ -7,7 +7,6 @@ global cube is checked without loading it into memory.
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -328,26 +327,3 @@ def format_problems(problems: list[Problem], source: str) -> str:
     verdict = "INVALID" if n_err else "OK"
     lines.append(f"{source}: {verdict} ({n_err} error(s), {n_warn} warning(s))")
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    from .check_store import check_path
-
-    problems = check_path(args.cube, chunks=CHECK_CHUNKS)  # also the truth group, unreadable chunks
-    if any(p.variable == "(store)" for p in problems):
-        print(f"error: {args.cube}: {problems[0].message}")
-        return 2
-    if args.errors_only:
-        problems = [p for p in problems if p.severity == "error"]
-    print(format_problems(problems, str(args.cube)))
-    if args.strict and problems:
-        return 1
-    return 1 if any(p.severity == "error" for p in problems) else 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("check", help="validate a data cube; prints every problem, exit 1 on errors")
-    p.add_argument("cube", help="cube path (zarr directory or .nc file)")
-    p.add_argument("--strict", action="store_true", help="also fail (exit 1) on warnings")
-    p.add_argument("--errors-only", action="store_true", help="print errors only")
-    p.set_defaults(func=run)

@@ -26,7 +26,6 @@ temperatures in degC are converted to K, areas in km2 to m2. ``mean``/``std`` ar
 
 from __future__ import annotations
 
-import argparse
 import os
 import warnings
 from pathlib import Path
@@ -37,7 +36,7 @@ import xarray as xr
 import zarr
 
 from ..schema import FORCING_KEYS
-from .cube import CubeError, save_cube, schema_attrs, with_cf_attrs
+from .cube import save_cube, schema_attrs, with_cf_attrs
 
 GROUPS: dict[str, str] = {
     "rn": "rn",
@@ -241,20 +240,3 @@ def read_h2cm_store(store: str | os.PathLike) -> xr.Dataset:
 def import_h2cm(store: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Convert the published H2CM store to a cube at ``out`` (validated, atomic)."""
     return save_cube(read_h2cm_store(store), out)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        path = import_h2cm(args.store, args.out)
-    except (CubeError, StoreLayoutError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 1
-    print(f"wrote {path}")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("import-h2cm", help="convert the published H2CM training data (zarr) to an h2cm cube")
-    p.add_argument("store", help="the H2CM training data zarr store (Zenodo record 16575309)")
-    p.add_argument("--out", required=True, help="output cube (zarr directory, or .nc)")
-    p.set_defaults(func=run)

@@ -266,39 +266,3 @@ def predict(
 def _zarr_to_netcdf(src: Path, dst: Path) -> None:
     ds, encoding = netcdf_dataset(xr.open_zarr(src))  # CF: bounds without _FillValue (outputs.py)
     ds.to_netcdf(dst, encoding=encoding, engine="netcdf4")
-
-
-def run(args) -> int:
-    predict(
-        args.run,
-        args.out,
-        cube=args.cube,
-        cells=args.cells,
-        period=args.period,
-        monthly=args.monthly,
-        per_fold=not args.no_folds,
-        batch_cells=args.batch_cells,
-        threads=args.threads,
-        progress=not args.quiet,
-    )
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="simulate every fold's model (with spin-up) and write CF-compliant outputs (zarr or NetCDF)",
-    )
-    p.add_argument("--run", required=True, help="run directory (config.yaml, split.json, fold_K/best.pt)")
-    p.add_argument("--cube", default=None, help="cube to simulate (default: the run's cube)")
-    p.add_argument("--cells", default="test", choices=("test", "all"), help="test cells of the split, or all land")
-    p.add_argument(
-        "--period", default=None, help="A:B, e.g. 2003:2005 or 2003-01-01:2003-12-31 (default: the run's period)"
-    )
-    p.add_argument("--out", required=True, help="OUT.zarr (directory) or OUT.nc (NetCDF-4)")
-    p.add_argument("--monthly", action="store_true", help="write calendar-month means instead of daily values")
-    p.add_argument("--no-folds", action="store_true", help="write only ensemble median/min/max, not each fold")
-    p.add_argument("--batch-cells", type=int, default=256, help="cells simulated together (memory ~ this)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)

@@ -17,7 +17,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import shutil
@@ -203,29 +202,3 @@ def import_checkpoints(checkpoints, cube, out, folds: list[int] | None = None) -
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def run(args: argparse.Namespace) -> int:
-    out = import_checkpoints(args.checkpoints, args.cube, args.out, args.fold)
-    folds = sorted(int(p.name.split("_")[1]) for p in out.glob("fold_*"))
-    print(f"wrote {out}: folds {', '.join(map(str, folds))} (split.method reference, normalization store)")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser(
-        "import-checkpoint",
-        help="convert checkpoints of the authors' code (Lightning, one per fold) into an h2cm run",
-    )
-    p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="the authors' .ckpt files, one per fold")
-    p.add_argument("--cube", required=True, help="the cube imported from their store (h2cm import-h2cm)")
-    p.add_argument("--out", required=True, help="new run directory")
-    p.add_argument(
-        "--fold",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="K",
-        help="fold of each checkpoint (default: the checkpoint's hyper-parameter k, else its position)",
-    )
-    p.set_defaults(func=run)

@@ -8,8 +8,6 @@ only takes ``--n-folds``. The JSON is what a run keeps as ``RUN/split.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from pathlib import Path
 
@@ -59,35 +57,3 @@ def split_figure(split: Split, path: str | os.PathLike, title: str = "") -> Path
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
-
-
-def run(args: argparse.Namespace) -> int:
-    options = {"n_folds": args.n_folds}
-    if args.method == "h2cm":
-        options.update(seed=args.seed, block_deg=args.block_deg, test_fraction=args.test_fraction)
-    split = cube_split_by_method(args.cube, args.method, **options)
-    if args.figure:
-        split_figure(split, args.figure)
-    if args.out:
-        split.save(args.out)
-        sizes = ", ".join(str(len(f)) for f in split.folds)
-        print(f"wrote {args.out}: {args.method} split, {len(split.test)} test cells, folds of {sizes} cells")
-    else:
-        print(json.dumps(split.to_dict(), indent=1))
-    return 0
-
-
-def register(sub) -> None:
-    from ..training.config import SplitConfig
-
-    d = SplitConfig()
-    p = sub.add_parser("split", help="a cube's cross-validation split (h2cm's or the authors') as JSON and a map")
-    p.add_argument("cube", help="the cube whose land cells are split")
-    p.add_argument("--method", choices=("h2cm", "reference"), default="h2cm", help="h2cm (default) or the authors'")
-    p.add_argument("--out", default=None, help="write the split here (JSON) instead of printing it")
-    p.add_argument("--figure", default=None, help="also draw the split as a map (PNG)")
-    p.add_argument("--seed", type=int, default=d.seed, help="h2cm method: shuffling seed")
-    p.add_argument("--n-folds", type=int, default=d.n_folds, help="number of folds (the paper: 10)")
-    p.add_argument("--block-deg", type=float, default=d.block_deg, help="h2cm method: block size in degrees")
-    p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="h2cm method: test share")
-    p.set_defaults(func=run)

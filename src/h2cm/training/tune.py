@@ -369,29 +369,3 @@ def run_tune(
         finally:
             res = write_outputs(study, out, cfg, space)
     return res
-
-
-def run(args) -> int:
-    """``h2cm tune``: run the search, print one row per trial; exit 1 if no trial completed."""
-    try:
-        import_optuna()
-    except RuntimeError as err:
-        raise ValueError(str(err)) from None  # one line and exit 2 from h2cm.cli.main
-    kw = {k: getattr(args, k) for k in ("space", "trials", "folds", "pruner", "seed", "timeout", "overrides")}
-    res = run_tune(args.config, args.out, **kw)
-    print(res.summary())
-    return 0 if res.best is not None else 1
-
-
-def register(sub) -> None:
-    p = sub.add_parser("tune", help="hyper-parameter search with Optuna (TPE sampler, ASHA pruning)")
-    p.add_argument("--config", required=True, help="YAML file or preset (paper, demo): the base configuration")
-    p.add_argument("--out", required=True, help="study directory (study.db, trials/, trials.csv, best.yaml)")
-    p.add_argument("--trials", type=int, default=20, help="complete + pruned trials wanted in all (default 20)")
-    p.add_argument("--folds", required=True, help="folds each trial trains, e.g. 0,1 (sum of best val losses)")
-    p.add_argument("--space", default=None, help="YAML file: dotted key -> {low, high[, log, step]} or [choices]")
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
-    p.add_argument("--pruner", choices=PRUNERS, default="asha", help="asha (default), hyperband or none")
-    p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. data.cube=demo.zarr")
-    p.set_defaults(func=run)
