@@ -11,8 +11,6 @@ folder and renamed at the end, so a crashed run never leaves a half-written resu
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -23,7 +21,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from .. import runtime
+from .. import atomic, runtime
 from . import io
 from .ensemble import ensemble_constants, ensemble_static_keys, run_ensemble, select_outputs
 from .outputs import ensemble_stats, ensemble_template, netcdf_dataset, stat_name
@@ -79,21 +77,6 @@ def tile_batches(ii: np.ndarray, jj: np.ndarray, cells: np.ndarray, tile: int, b
     if current:
         out.append(np.concatenate(current))
     return out
-
-
-def _tmp_path(out: Path, suffix: str = "") -> Path:
-    return out.parent / f".{out.name}.tmp-{os.getpid()}{suffix}"
-
-
-def replace_atomically(tmp: Path, out: Path) -> None:
-    """Move ``tmp`` to ``out`` (same folder), replacing an existing file or directory."""
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        os.replace(tmp, out)
 
 
 class _Writer:
@@ -186,27 +169,54 @@ def predict(
     t_start = time.perf_counter()
     rd = RunDir.open(run)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     cube_path = resolve_cube(rd, cube)
     ds = io.open_cube(cube_path)
-    per = io.parse_period(period) if isinstance(period, str) or period is None else period
-    if per is None:
-        per = rd.period
     sel = select_cells(rd, ds, cells)
     ii_all, jj_all = io.land_grid_index(ds)
-    time_axis = pd.DatetimeIndex(ds["time"].values)
-    if per is not None:
-        lo = pd.Timestamp(per[0]) if per[0] is not None else time_axis[0]
-        hi = pd.Timestamp(per[1]) if per[1] is not None else time_axis[-1]
-        time_axis = time_axis[(time_axis >= lo) & (time_axis <= hi)]
-        if len(time_axis) == 0:
-            raise ValueError(f"period {period} is outside the cube's time axis")
+    days = io.period_days(ds["time"].values, period, rd.period)
     models = rd.load_models()
     keys = select_outputs(models, keys, run=rd.path)
-    kind = models[0].kind
     constants = ensemble_constants(models)  # none for the pure LSTM
-    template = ensemble_template(
-        time_axis,
+    described = cells if isinstance(cells, str) else f"{len(sel)} listed cells"
+    template = _template(
+        rd, ds, cube_path, days, models, keys, constants, (described, len(sel)), per_fold, monthly, tile
+    )
+    netcdf = out.suffix.lower() in (".nc", ".nc4", ".netcdf")
+    with atomic.atomic_path(out) as tmp:  # a crash leaves the previous output or none
+        store = atomic.temporary_path(out.with_suffix(".zarr")) if netcdf else tmp
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                template.to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=True)
+            writer = _Writer(store, template, ii_all, jj_all, tile, monthly, per_fold)
+            batches = tile_batches(ii_all[sel], jj_all[sel], sel, tile, batch_cells)
+            per = (days[0], days[-1])
+            blocks = run_ensemble(
+                models, lambda c: io.load_cells(ds, c, per), batches, keys, progress=progress, desc="predict"
+            )
+            for block in blocks:
+                writer.write_block(block, keys)
+            writer.write_constants(constants)
+            if netcdf:
+                _zarr_to_netcdf(store, tmp)
+        finally:
+            if netcdf:
+                atomic.remove_path(store)
+    if progress:
+        print(
+            f"wrote {out} ({len(sel)} cells x {len(days)} days x {len(rd.folds)} folds) "
+            f"in {time.perf_counter() - t_start:.1f} s"
+        )
+    return out
+
+
+def _template(
+    rd: RunDir, ds, cube_path, days, models, keys, constants, cells, per_fold: bool, monthly: bool, tile: int
+):
+    """The empty output dataset (:func:`ensemble_template`) with the run's provenance; ``cells``:
+    (how they were chosen, how many)."""
+    return ensemble_template(
+        days,
         ds["lat"].values,
         ds["lon"].values,
         rd.folds,
@@ -218,49 +228,16 @@ def predict(
         constant_keys=tuple(constants),
         attrs={
             "title": f"H2CM simulation ({models[0].label}): ensemble of cross-validation folds",
-            "h2cm_model": kind,
+            "h2cm_model": models[0].kind,
             "h2cm_run": str(rd.path.resolve()),
             "h2cm_cube": str(Path(cube_path).resolve()),
-            "h2cm_cells": cells if isinstance(cells, str) else f"{len(sel)} listed cells",
-            "h2cm_n_cells": int(len(sel)),
+            "h2cm_cells": cells[0],
+            "h2cm_n_cells": int(cells[1]),
             "h2cm_folds": " ".join(str(k) for k in rd.folds),
             "h2cm_time_resolution": "monthly means" if monthly else "daily",
             "h2cm_spinup": "one pass over the simulated period from the initial state (docs/model.md)",
         },
     )
-    netcdf = out.suffix.lower() in (".nc", ".nc4", ".netcdf")
-    tmp = _tmp_path(out, ".zarr" if netcdf else "")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            template.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True)
-        writer = _Writer(tmp, template, ii_all, jj_all, tile, monthly, per_fold)
-        cell_batches = tile_batches(ii_all[sel], jj_all[sel], sel, tile, batch_cells)
-
-        def load(cells_):
-            return io.load_cells(ds, cells_, per)
-
-        for block in run_ensemble(models, load, cell_batches, keys, progress=progress, desc="predict"):
-            writer.write_block(block, keys)
-        writer.write_constants(constants)
-        if netcdf:
-            tmp_nc = _tmp_path(out)
-            _zarr_to_netcdf(tmp, tmp_nc)
-            shutil.rmtree(tmp)
-            tmp = tmp_nc
-        replace_atomically(tmp, out)
-    except BaseException:
-        if tmp.exists():
-            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-        raise
-    if progress:
-        print(
-            f"wrote {out} ({len(sel)} cells x {len(time_axis)} days x {len(rd.folds)} folds) "
-            f"in {time.perf_counter() - t_start:.1f} s"
-        )
-    return out
 
 
 def _zarr_to_netcdf(src: Path, dst: Path) -> None:
