@@ -24,7 +24,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.data.fluxnet",
     "h2cm.cli.import_towers",
     "h2cm.cli.reference",
-    "h2cm.training.trainer",
+    "h2cm.cli.train",
     "h2cm.cli.cv",
     "h2cm.cli.predict",
     "h2cm.cli.evaluate",

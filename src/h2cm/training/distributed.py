@@ -1,6 +1,6 @@
 """Data-parallel training of one fold: ``train.data_parallel`` workers launched by Ray Train.
 
-Every worker builds the same :class:`~h2cm.training.trainer.FoldTrainer` (same seed, same model
+Every worker builds the same :class:`~h2cm.training.fold_trainer.FoldTrainer` (same seed, same model
 initialisation, same data order) and takes a disjoint shard of every batch: the batch is padded
 to a multiple of the world size W by repeating its first cells, and rank r runs the model on
 cells ``r::W`` of it. The shards' daily outputs are gathered (an ``all_gather`` whose backward
@@ -34,10 +34,12 @@ import torch.distributed as dist
 
 from ..data.cells import CellData
 from .config import ConfigError, RunConfig
+from .fold_trainer import FoldTrainer
+from .foldlog import BEST, LAST, LOG, RESULT, FoldResult
 from .folds import ensure_split, fold_seed, load_fold_data, require_cube
 from .loss import total_loss
 from .run import prepare_run_dir, update_manifest
-from .trainer import BEST, LAST, LOG, RESULT, FoldResult, FoldTrainer, SpinupCache
+from .spinup_cache import SpinupCache
 
 # --- collectives ------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The cells of one fold: the run's split (``RUN/split.json``) and the training/validation data.
 
-The split is made once per run from the cube's land cells (:func:`h2cm.data.splits.spatial_split`
-with the ``split`` section of the configuration) and reused by every fold, so all ten models of a
+The split is made once per run from the cube's land cells (:func:`h2cm.training.runsplit.make_split`
+from the ``split`` section of the configuration) and reused by every fold, so all ten models of a
 run hold out the same test cells. Cell indices in the split are positions in the cube's land-cell
 list (row-major ``land_mask == 1``), or positions in a :class:`CellData` given directly.
 """
@@ -17,6 +17,7 @@ import torch
 
 from ..data.cells import CellData
 from .config import ConfigError, RunConfig
+from .runsplit import _splits, make_split, require_cube
 
 SPLIT_FILE = "split.json"
 
@@ -28,49 +29,6 @@ class FoldData:
     train: CellData
     val: CellData
     split: object  # h2cm.data.splits.Split
-
-
-def _splits():
-    from ..data import splits
-
-    return splits
-
-
-def make_split(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray):
-    """A new split of cells at (lat, lon) from the ``split`` section of the configuration.
-
-    ``split.method: reference`` (the authors' split) is made on the grid of ``data.cube``, whose
-    land cells must be the cells at (lat, lon)."""
-    sc = cfg.split
-    if sc.method == "reference":
-        return _reference_split(cfg, len(np.asarray(lat)))
-    try:
-        return _splits().spatial_split(
-            np.asarray(lat),
-            np.asarray(lon),
-            seed=sc.seed,
-            n_folds=sc.n_folds,
-            block_deg=sc.block_deg,
-            test_fraction=sc.test_fraction,
-        )
-    except ValueError as err:
-        raise ConfigError(f"split: {err}") from err
-
-
-def _reference_split(cfg: RunConfig, n_cells: int):
-    from ..data.cube import open_cube
-    from ..reference.split import cube_reference_split
-
-    try:
-        split = cube_reference_split(open_cube(require_cube(cfg)), cfg.split.n_folds)
-    except ValueError as err:
-        raise ConfigError(f"split: {err}") from err
-    if split.n_cells != n_cells:
-        raise ConfigError(
-            f"split.method reference splits the {split.n_cells} land cells of data.cube; the run has {n_cells} "
-            "cells (use split.method=h2cm for a subset of a cube's cells)"
-        )
-    return split
 
 
 def normalization_statistics(cfg: RunConfig, train: CellData):
@@ -116,15 +74,6 @@ def ensure_split(cfg: RunConfig, run_dir: str | os.PathLike, data: CellData | No
     split = make_split(cfg, lat, lon)
     split.save(path)  # atomic
     return split
-
-
-def require_cube(cfg: RunConfig) -> str:
-    """The configured cube path; :class:`ConfigError` if unset or missing."""
-    if not cfg.data.cube:
-        raise ConfigError("data.cube is not set: add data.cube=PATH to the command or the config file")
-    if not Path(cfg.data.cube).exists():
-        raise ConfigError(f"data.cube {cfg.data.cube} does not exist")
-    return cfg.data.cube
 
 
 def fold_cells(cfg: RunConfig, split, fold: int) -> tuple[np.ndarray, np.ndarray]:

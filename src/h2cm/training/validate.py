@@ -36,7 +36,7 @@ def _constraints(cfg: RunConfig, ds, cube: str) -> None:
 
 
 def _folds(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray, cube: str) -> None:
-    from .folds import make_split
+    from .runsplit import make_split
 
     n = len(lat)
     if n == 0:
@@ -55,9 +55,9 @@ def _folds(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray, cube: str) -> None:
 def validate_against_cube(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
     """ConfigError (or CubeError for a broken cube) unless ``cfg`` can be trained on its cube;
     returns the (lat, lon) of the cube's cells."""
-    from ..data.check_store import require_structure
+    from ..data.check import require_structure
     from ..data.cube import land_cells, open_cube
-    from .folds import require_cube
+    from .runsplit import require_cube
 
     cube = require_cube(cfg)
     ds = open_cube(cube)
