@@ -15,6 +15,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from . import atomic
+
 DEFAULT_HISTORY = Path("benchmarks") / "history.jsonl"
 SHAPE_KEYS = ("batch", "days", "threads", "device", "chunk_days")
 RATE_PREFIXES = ("forward", "train", "inference")  # cell-days/s keys start with one of these
@@ -66,11 +68,7 @@ def read_history(path: Path) -> list[dict]:
 
 def append(path: Path, entry: dict) -> None:
     """Append one entry as one line (the file and its folder are created when absent)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(entry, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    atomic.append_line(path, json.dumps(entry, sort_keys=True))
 
 
 def last_comparable(history: list[dict], entry: dict) -> dict | None:

@@ -1,4 +1,4 @@
-"""``h2cm check`` and ``h2cm import-h2cm``: thin shells over :mod:`h2cm.data.check_store` and
+"""``h2cm check`` and ``h2cm import-h2cm``: thin shells over :mod:`h2cm.data.check_files` and
 :func:`h2cm.data.import_h2cm.import_h2cm`."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def register(sub) -> None:
 def check(args) -> int:
     """Exit 0: valid; 1: problems found (errors, or warnings with --strict); 2: not a readable cube."""
     from ..data.check import CHECK_CHUNKS, format_problems
-    from ..data.check_store import check_path
+    from ..data.check_files import check_path
 
     problems = check_path(args.cube, chunks=CHECK_CHUNKS)  # also the truth group, unreadable chunks
     if any(p.variable == "(store)" for p in problems):

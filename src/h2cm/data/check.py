@@ -8,8 +8,6 @@ global cube is checked without loading it into memory.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,8 +19,8 @@ from ..schema import (
     FORCING_KEYS,
     VARIABLES,
 )
-
-Severity = Literal["error", "warning"]
+from .check_store import extra_problems
+from .problems import Problem, format_problems, raise_on_errors  # noqa: F401  (format_problems: h2cm check)
 
 # Accepted spellings of each schema unit (CF/UDUNITS-equivalent forms people actually write).
 UNIT_ALIASES: dict[str, set[str]] = {
@@ -42,16 +40,6 @@ UNIT_ALIASES: dict[str, set[str]] = {
 CELSIUS_MAX = 80.0  # a temperature field whose maximum is below this is in degC, not K
 # dask chunks for checking a cube from disk: 6 x 12 on-disk chunks per task (fewer, larger tasks)
 CHECK_CHUNKS: dict[str, int] = {"lat": 30, "lon": 60}
-
-
-@dataclass(frozen=True)
-class Problem:
-    severity: Severity
-    variable: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.variable}: {self.message}"
 
 
 def units_match(found: str, expected: str) -> bool:
@@ -314,16 +302,15 @@ class _Checker:
 
 def check_cube(ds: xr.Dataset, source: str = "cube") -> list[Problem]:
     """Every problem of a cube (errors and warnings); an empty list means it is valid."""
-    from .check_store import extra_problems
-
     problems = _Checker(ds, source).run()
     return problems + extra_problems(ds) if not any(p.variable in ("lat", "lon") for p in problems) else problems
 
 
-def format_problems(problems: list[Problem], source: str) -> str:
-    n_err = sum(p.severity == "error" for p in problems)
-    n_warn = len(problems) - n_err
-    lines = [str(p) for p in problems]
-    verdict = "INVALID" if n_err else "OK"
-    lines.append(f"{source}: {verdict} ({n_err} error(s), {n_warn} warning(s))")
-    return "\n".join(lines)
+def require_structure(ds: xr.Dataset, source: str = "cube") -> None:
+    """CubeError naming every structural problem (variables, dims, coordinates, units; no data
+    read): what the loaders need before they read cells."""
+    checker = _Checker(ds, source)
+    checker.coords()
+    checker.presence_and_dims()
+    checker.units()
+    raise_on_errors([p for p in checker.problems if p.severity == "error"], f"cube {source}")

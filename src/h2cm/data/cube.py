@@ -10,8 +10,6 @@ memory. The twin world's hidden truth lives in the group ``truth`` of the same s
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from .. import atomic
 from ..aggregate import month_index
 from ..constraints import MONTHLY_CONSTRAINT_KEYS, STATIC_CONSTRAINT_KEYS
 from ..schema import (
@@ -29,18 +28,12 @@ from ..schema import (
     VARIABLES,
 )
 from .cells import CellData
+from .check import check_cube, require_structure
+from .problems import CubeError, raise_on_errors  # noqa: F401  (CubeError: the error of every cube writer)
 
 CHUNK_CELLS = 5  # chunk edge in grid cells (lat and lon)
 TRUTH_GROUP = "truth"
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
-
-
-class CubeError(ValueError):
-    """A cube failed validation; ``problems`` lists every :class:`h2cm.data.check.Problem`."""
-
-    def __init__(self, message: str, problems: Sequence = ()):
-        super().__init__(message)
-        self.problems = list(problems)
 
 
 def is_netcdf(path: str | os.PathLike) -> bool:
@@ -151,8 +144,6 @@ def load_cells(
     ``period``: (start, end) dates (inclusive, either may be None) restricting days and months.
     """
     ds = ds_or_path if isinstance(ds_or_path, xr.Dataset) else open_cube(ds_or_path, dask=False)
-    from .check_store import require_structure
-
     require_structure(ds, str(ds_or_path) if not isinstance(ds_or_path, xr.Dataset) else "cube")
     lat_idx, lon_idx = land_cells(ds)
     if cell_index is None:
@@ -285,37 +276,6 @@ def write_dataset(ds: xr.Dataset, path: Path, group: str | None = None, mode: st
         ds.to_zarr(path, group=group, mode=mode, encoding=encoding_for(ds), consolidated=False, zarr_format=3)
 
 
-def temporary_path(path: Path) -> Path:
-    """A fresh temporary path beside ``path`` (same folder, so a rename is atomic; same suffix,
-    so the format is the same)."""
-    return path.parent / f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}"
-
-
-def remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def commit_path(tmp: Path, path: Path) -> None:
-    """Move a finished temporary file or store to ``path``, replacing what was there."""
-    if path.exists() and path.is_dir():
-        old = temporary_path(path)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        remove_path(old)
-    else:
-        os.replace(tmp, path)
-
-
-def raise_on_errors(problems: Sequence, what: str) -> None:
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        lines = "\n".join(f"  {p}" for p in errors)
-        raise CubeError(f"{what}: {len(errors)} error(s); nothing written:\n{lines}", problems)
-
-
 def save_cube(
     ds: xr.Dataset,
     path: str | os.PathLike,
@@ -326,22 +286,14 @@ def save_cube(
     """Validate ``ds`` (raise :class:`CubeError` and write nothing on errors), then write it
     atomically (temporary path in the same folder, then rename). ``.nc`` -> NetCDF, else zarr.
     ``truth`` (optional) goes into the group ``truth`` of the same store."""
-    from .check import check_cube
-
     path = Path(path)
     ds = with_cf_attrs(ds)
     if validate:
         raise_on_errors(check_cube(ds, source=str(path)), f"cube {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    try:
+    with atomic.atomic_path(path) as tmp:  # the previous cube or the new one, never a partial one
         write_dataset(ds, tmp)
         if truth is not None:
             write_dataset(truth, tmp, group=TRUTH_GROUP, mode="a")
-        commit_path(tmp, path)
-    except BaseException:
-        remove_path(tmp)
-        raise
     return path
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..schema import STATIC_FEATURE_KEYS
 
 N_LAT, N_LON = 180, 360
@@ -131,8 +132,6 @@ def load_geography(cache: bool = True) -> Geography:
             pass
     geo = build_geography()
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, **geo.__dict__)
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:  # same suffix: numpy keeps the name as given
+            np.savez_compressed(tmp, **geo.__dict__)
     return geo

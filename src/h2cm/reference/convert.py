@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import time
 import types
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .. import atomic
 from .layout import CheckpointLayoutError, Sizes, check_state_dict, convert_state_dict
 from .split import cube_reference_split
 from .stats import MEAN_ATTR, STD_ATTR, input_statistics, loss_statistics
@@ -191,14 +190,6 @@ def import_checkpoints(checkpoints, cube, out, folds: list[int] | None = None) -
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} already exists; choose a new --out")
     cfg, split, models, loss_stats = convert_checkpoints(checkpoints, cube, folds)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.mkdir()
+    with atomic.atomic_path(out, mkdir=True) as tmp:  # the whole run appears at once, or nothing
         _write_run(tmp, cfg, split, models, loss_stats)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out

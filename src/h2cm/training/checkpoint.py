@@ -9,60 +9,30 @@ scheduler, trainer state and RNG states needed by ``--resume``.
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .. import atomic
 from ..kinds import build_model
 from ..modelkind import ModelKind
 
 CHECKPOINT_FORMAT = 1
 
 
-def _tmp(path: Path) -> Path:
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _commit(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
-        tmp.write_bytes(data)
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=1, default=str) + "\n")
+# writes of run-directory files go through h2cm.atomic (these names are kept for their callers)
+atomic_write_bytes = atomic.write_bytes
+atomic_write_text = atomic.write_text
+atomic_write_json = atomic.write_json
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
+    with atomic.atomic_path(path) as tmp:
         torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

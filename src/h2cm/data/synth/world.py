@@ -19,6 +19,7 @@ import xarray as xr
 import zarr
 from tqdm.auto import tqdm
 
+from ... import atomic
 from ...schema import (
     CONSTANTS,
     FORCING_KEYS,
@@ -29,14 +30,11 @@ from ...schema import (
 from ..check import CHECK_CHUNKS, check_cube
 from ..cube import (
     TRUTH_GROUP,
-    commit_path,
     encoding_for,
     grid_cell_area,
     is_netcdf,
     open_cube,
     raise_on_errors,
-    remove_path,
-    temporary_path,
     with_cf_attrs,
     write_dataset,
 )
@@ -288,7 +286,7 @@ def make_twin_world(
     products = WorldProducts(size, seed, world.time, world.months, world.lat, world.mask, world.feats)
     final = out if not is_netcdf(out) else out.with_suffix(".zarr")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(final)
+    tmp = atomic.temporary_path(final)
     blocks = _blocks(world.mask, block_cells)
     show = progress if progress is not None else size == "global"
     try:
@@ -297,12 +295,10 @@ def make_twin_world(
         raise_on_errors(check_cube(cube, source=str(out)), f"twin world {out}")
         if is_netcdf(out):
             _to_netcdf(tmp, out)
-            remove_path(tmp)
         else:
-            commit_path(tmp, out)
-    except BaseException:
-        remove_path(tmp)
-        raise
+            atomic.commit(tmp, out)
+    finally:
+        atomic.remove_path(tmp)
     return out
 
 
@@ -367,18 +363,13 @@ def _write_block(root, w: _World, r0: int, r1: int, br, bc, weather, truth, obs)
 def _to_netcdf(store: Path, out: Path) -> None:
     """Stream a finished zarr world into one NetCDF file (cube + groups ``truth`` and
     ``products/*``), atomically."""
-    tmp = temporary_path(out)
-    try:
+    with atomic.atomic_path(out) as tmp:
         cube = open_cube(store)
         write_dataset(cube, tmp)
         truth = xr.open_zarr(store, group=TRUTH_GROUP, consolidated=False)
         write_dataset(truth, tmp, group=TRUTH_GROUP, mode="a")
         for group in PRODUCT_GROUPS:
             write_dataset(xr.open_zarr(store, group=group, consolidated=False), tmp, group=group, mode="a")
-        commit_path(tmp, out)
-    except BaseException:
-        remove_path(tmp)
-        raise
 
 
 def describe_sizes() -> str:
