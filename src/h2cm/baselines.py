@@ -191,10 +191,3 @@ class LSTMBaseline(ModelKind):
             v = F.softplus(r) if act == "softplus" else torch.sigmoid(r) if act == "sigmoid" else r
             out[key] = v * self.out_scale[j]
         return Simulation(out, state)  # no static parameters, no constants
-
-
-def kind_label(kind: str) -> str:
-    """:func:`h2cm.kinds.kind_label` (importable here for modules not yet moved to :mod:`h2cm.kinds`)."""
-    from .kinds import kind_label as label
-
-    return label(kind)
