@@ -167,6 +167,11 @@ class RunConfig(_Section):
         description="model kind (h2cm.kinds): hybrid, constant (constant-parameter process model) or lstm (pure LSTM)",
     )
     seed: int = 0
+    deterministic: bool = Field(
+        False,
+        description="bit-reproducible on one machine: deterministic kernels, fixed threads, train.compile ignored "
+        "(docs/training.md#determinism)",
+    )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, ...")
     threads: int = Field(2, ge=1, description="torch CPU threads (per fold)")
     num_gpus: float = Field(0, ge=0, description="GPUs requested per fold from Ray")

@@ -26,6 +26,7 @@ from ..data.cells import CellData
 from ..kinds import build_model
 from .checkpoint import load_checkpoint, model_payload, save_checkpoint
 from .config import RunConfig
+from .determinism import set_deterministic
 from .foldlog import BEST, LAST, LOG, RESULT, FoldResult, fold_result, log_csv, log_row, short_name, tensorboard
 from .folds import fold_seed, normalization_statistics
 from .foldstate import TrainerState, make_scheduler, rng_states, seed_everything, set_rng_states
@@ -55,7 +56,9 @@ class FoldTrainer:
             code_size=n.code_size,
         )
         compiled = False
-        if cfg.train.compile:  # kinds without a compiled daily loop stay eager (compile_day -> False)
+        if cfg.deterministic:  # docs/training.md#determinism: compiled kernels are not covered
+            set_deterministic(cfg.threads)
+        if cfg.train.compile and not cfg.deterministic:  # kinds without a compiled daily loop stay eager
             compiled = self.model.compile_day(True, mode="reduce-overhead" if self.device.type == "cuda" else None)
         # a compiled model sees every batch at one shape (short batches are padded): one compilation per run
         self.pad_batches = bool(compiled)
