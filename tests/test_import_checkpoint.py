@@ -28,9 +28,9 @@ from h2cm.reference.layout import (
     convert_state_dict,
     expected_shapes,
 )
-from h2cm.reference.stats import input_statistics
 from h2cm.schema import OUTPUT_KEYS
 from h2cm.toy import toy_inputs, toy_model_statistics
+from h2cm.training.store_stats import input_statistics
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 

@@ -26,10 +26,10 @@ import xarray as xr
 from h2cm.cli import data as import_h2cm_verb
 from h2cm.data.cube import land_cells, load_cells, open_cube
 from h2cm.data.import_h2cm import StoreLayoutError, read_h2cm_store
-from h2cm.reference.split import cube_reference_split
-from h2cm.reference.stats import input_statistics, loss_statistics
+from h2cm.data.reference_split import cube_reference_split
 from h2cm.training.config import load_config
 from h2cm.training.folds import normalization_statistics
+from h2cm.training.store_stats import input_statistics, loss_statistics
 
 LAT = 9.55 - np.arange(10.0)  # north first, as the store's rows; 0.55 etc. differ in float32
 LON = 0.55 + np.arange(15.0)

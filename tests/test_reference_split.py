@@ -11,9 +11,9 @@ import xarray as xr
 
 from h2cm.cli import main
 from h2cm.data.geography import load_geography
+from h2cm.data.reference_split import cube_reference_split, reference_split
 from h2cm.data.splits import Split
 from h2cm.data.synth.world import SIZES, world_grid
-from h2cm.reference.split import cube_reference_split, reference_split
 from h2cm.training.config import ConfigError, load_config
 from h2cm.training.folds import make_split, normalization_statistics
 

@@ -67,7 +67,7 @@ class Split:
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     time: TimeSplit | None = None
-    method: str = "h2cm"  # "h2cm" (spatial_split) or "reference" (the authors', h2cm.reference.split)
+    method: str = "h2cm"  # "h2cm" (spatial_split) or "reference" (the authors', h2cm.data.reference_split)
 
     @property
     def n_folds(self) -> int:

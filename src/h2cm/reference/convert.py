@@ -3,10 +3,10 @@
 Reads checkpoints written by the authors' Lightning trainer (github zavud/h2cm: a dict whose
 ``state_dict`` holds the LightningModule's parameters and whose ``hyper_parameters`` hold the fold
 ``k``), converts each with :func:`h2cm.reference.layout.convert_state_dict` and the cube's store
-statistics (:mod:`h2cm.reference.stats`), and writes one run directory::
+statistics (:mod:`h2cm.training.store_stats`), and writes one run directory::
 
     RUN/config.yaml      split.method: reference, normalization: store, the checkpoint's sizes
-    RUN/split.json       the authors' split of the cube (h2cm.reference.split)
+    RUN/split.json       the authors' split of the cube (h2cm.data.reference_split)
     RUN/manifest.json    where every fold came from
     RUN/fold_K/best.pt   the converted model of fold K
 
@@ -27,9 +27,9 @@ from typing import Any
 import torch
 
 from .. import atomic
+from ..data.reference_split import cube_reference_split
+from ..training.store_stats import MEAN_ATTR, STD_ATTR, input_statistics, loss_statistics
 from .layout import CheckpointLayoutError, Sizes, check_state_dict, convert_state_dict
-from .split import cube_reference_split
-from .stats import MEAN_ATTR, STD_ATTR, input_statistics, loss_statistics
 
 
 class _Stub(dict):

@@ -2,7 +2,7 @@
 
 ``--method h2cm`` (default) is :func:`h2cm.data.splits.cube_split` with ``--seed``,
 ``--n-folds``, ``--block-deg`` and ``--test-fraction`` (the ``split`` section of a run
-configuration); ``--method reference`` is the authors' split (:mod:`h2cm.reference.split`), which
+configuration); ``--method reference`` is the authors' split (:mod:`h2cm.data.reference_split`), which
 only takes ``--n-folds``. The JSON is what a run keeps as ``RUN/split.json``.
 """
 
@@ -19,8 +19,8 @@ from ..data.splits import Split
 def cube_split_by_method(cube, method: str = "h2cm", **options) -> Split:
     """The split of a cube's land cells by ``method`` (``h2cm`` or ``reference``)."""
     from ..data.cube import open_cube
+    from ..data.reference_split import cube_reference_split
     from ..data.splits import cube_split
-    from .split import cube_reference_split
 
     ds = open_cube(cube)
     if method == "reference":

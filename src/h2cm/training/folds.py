@@ -34,13 +34,13 @@ class FoldData:
 def normalization_statistics(cfg: RunConfig, train: CellData):
     """(input statistics for ``set_normalization``, constraint :class:`LossStats`) of a fold:
     from its training cells (``normalization: fold``) or from the cube's store attributes
-    (``normalization: store``, the same for every fold; :mod:`h2cm.reference.stats`)."""
+    (``normalization: store``, the same for every fold; :mod:`h2cm.training.store_stats`)."""
     from .loss import LossStats
 
     if cfg.normalization == "fold":
         return input_statistics(train), LossStats.from_cells(train, cfg.data.constraints)
     from ..data.cube import open_cube
-    from ..reference import stats
+    from . import store_stats as stats
 
     ds = open_cube(require_cube(cfg))
     keys = [k for k in cfg.data.constraints if k in train.constraints]

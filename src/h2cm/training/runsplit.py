@@ -52,7 +52,7 @@ def make_split(cfg: RunConfig, lat: np.ndarray, lon: np.ndarray):
 
 def _reference_split(cfg: RunConfig, n_cells: int):
     from ..data.cube import open_cube
-    from ..reference.split import cube_reference_split
+    from ..data.reference_split import cube_reference_split
 
     try:
         split = cube_reference_split(open_cube(require_cube(cfg)), cfg.split.n_folds)

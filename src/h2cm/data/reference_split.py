@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.splits import Split
+from .splits import Split
 
 SEED = 1
 BLOCK_CELLS = 5

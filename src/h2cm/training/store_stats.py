@@ -94,7 +94,7 @@ def input_statistics(cube, n_features: int | None = None):
 def loss_statistics(cube, keys):
     """:class:`~h2cm.training.loss.LossStats` of the constraints ``keys`` from the store's
     attributes. TWS is compared as anomalies, so its mean is 0 (as in the authors' loss)."""
-    from ..training.loss import LossStats
+    from .loss import LossStats
 
     ds = _open(cube)
     mean, std = {}, {}
