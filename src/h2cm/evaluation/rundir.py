@@ -8,21 +8,18 @@ LSTM baseline, :mod:`h2cm.kinds`), are loaded with the training layer's checkpoi
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from .. import layout
 from ..modelkind import ModelKind
 
 
 class RunDirError(FileNotFoundError):
     """A run directory lacks a file that evaluation needs."""
-
-
-_FOLD = re.compile(r"^fold_(\d+)$")
 
 
 @dataclass
@@ -41,27 +38,27 @@ class RunDir:
         path = Path(path)
         if not path.is_dir():
             raise RunDirError(f"run directory not found: {path}")
-        for name in ("config.yaml", "split.json"):
+        for name in (layout.CONFIG, layout.SPLIT):
             if not (path / name).is_file():
                 raise RunDirError(f"bad run directory {path}: missing {path / name}")
-        config = yaml.safe_load((path / "config.yaml").read_text()) or {}
-        split = json.loads((path / "split.json").read_text())
-        manifest_path = path / "manifest.json"
+        config = yaml.safe_load((path / layout.CONFIG).read_text()) or {}
+        split = json.loads((path / layout.SPLIT).read_text())
+        manifest_path = path / layout.MANIFEST
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         folds: list[int] = []
         missing: list[str] = []
         for sub in sorted(path.iterdir()):
-            m = _FOLD.match(sub.name)
-            if m and sub.is_dir():
-                if (sub / "best.pt").is_file():
-                    folds.append(int(m.group(1)))
+            k = layout.fold_of(sub)
+            if k is not None and sub.is_dir():
+                if (sub / layout.BEST).is_file():
+                    folds.append(k)
                 else:
-                    missing.append(str(sub / "best.pt"))
+                    missing.append(str(sub / layout.BEST))
         folds.sort()
         if not folds:
-            detail = f" (missing {', '.join(missing)})" if missing else f" (no {path}/fold_K/best.pt)"
+            detail = f" (missing {', '.join(missing)})" if missing else f" (no {path}/fold_K/{layout.BEST})"
             raise RunDirError(f"bad run directory {path}: no trained fold{detail}")
-        return cls(path, config, split, manifest, folds, [path / f"fold_{k}" / "best.pt" for k in folds])
+        return cls(path, config, split, manifest, folds, [layout.checkpoint(path, k) for k in folds])
 
     @property
     def test_cells(self) -> np.ndarray:
@@ -71,7 +68,7 @@ class RunDir:
         except ImportError:  # data layer without splits: read the JSON directly
             Split = None
         if Split is not None:
-            return np.asarray(Split.load(self.path / "split.json").test, dtype=np.int64)
+            return np.asarray(Split.load(self.path / layout.SPLIT).test, dtype=np.int64)
         for key in ("test", "test_cells"):
             if key in self.split:
                 value = self.split[key]

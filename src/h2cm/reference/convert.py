@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .. import atomic
+from .. import atomic, layout
 from ..data.reference_split import cube_reference_split
 from ..training.store_stats import MEAN_ATTR, STD_ATTR, input_statistics, loss_statistics
 from .layout import CheckpointLayoutError, Sizes, check_state_dict, convert_state_dict
@@ -159,8 +159,8 @@ def _write_run(tmp: Path, cfg, split, models, loss_stats) -> None:
     from ..training.config import save_config
     from ..training.run import versions
 
-    save_config(cfg, tmp / "config.yaml")
-    split.save(tmp / "split.json")
+    save_config(cfg, tmp / layout.CONFIG)
+    split.save(tmp / layout.SPLIT)
     manifest: dict[str, Any] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "name": cfg.name,
@@ -179,9 +179,9 @@ def _write_run(tmp: Path, cfg, split, models, loss_stats) -> None:
             "fold": k,
             "imported_from": str(Path(path).resolve()),
         }
-        save_checkpoint(tmp / f"fold_{k}" / "best.pt", payload)
+        save_checkpoint(layout.checkpoint(tmp, k), payload)
         manifest["folds"][str(k)] = {"status": "imported", "checkpoint": payload["imported_from"], "k": hp.get("k")}
-    atomic_write_json(tmp / "manifest.json", manifest)
+    atomic_write_json(tmp / layout.MANIFEST, manifest)
 
 
 def import_checkpoints(checkpoints, cube, out, folds: list[int] | None = None) -> Path:

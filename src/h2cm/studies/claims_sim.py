@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..data.cells import CellData
 from ..data.cube import load_cells, open_cube
 from ..data.splits import Split
@@ -79,7 +80,7 @@ def simulate_run(run: str | Path, cube: str | Path, window: tuple[str, str], pro
     run = Path(run)
     split = Split.load(run / SPLIT_FILE)
     folds = sorted(int(p.name.split("_")[1]) for p in run.glob("fold_*") if (p / BEST).exists())
-    models = [load_model(run / f"fold_{k}" / BEST) for k in folds]
+    models = [load_model(layout.checkpoint(run, k)) for k in folds]
     ds = open_cube(cube, dask=False)
     test = np.sort(np.asarray(split.test, dtype=np.int64))
     data = load_cells(ds, test)

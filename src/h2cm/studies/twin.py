@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import runtime
+from .. import layout, runtime
 from ..data.cube import land_cells, load_cells, open_cube, open_truth
 from ..data.splits import Split
 from ..data.synth import make_twin_world
@@ -30,7 +30,6 @@ from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
 from ..training.folds import SPLIT_FILE
-from ..training.trainer import BEST
 from .common import LSTM_DERIVED, anomalies, ensemble_mean, simulate, skill, to_monthly
 from .twin_report import acceptance_rows, constants_summary, write_results
 
@@ -251,7 +250,7 @@ def _simulate_variants(runs: Path, data, variants: Sequence[str], folds: int):
     beta_CO2 each fold model with a process model recovered (one row per fold)."""
     sims, constants = {}, []
     for v in variants:
-        models = [load_model(runs / v / f"fold_{k}" / BEST) for k in range(folds)]
+        models = [load_model(layout.checkpoint(runs / v, k)) for k in range(folds)]
         sims[v] = ensemble_mean([simulate(m, data) for m in models])
         for k, m in enumerate(models):
             if m.has_process_model:

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from .. import layout
 from ..data.cells import CellData
 from .config import ConfigError, RunConfig
 from .fold_trainer import FoldTrainer
@@ -229,7 +230,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     fold, run_dir = config["fold"], Path(config["run_dir"])
     runtime.configure(threads=cfg.threads, seed=fold_seed(cfg.seed, fold))
     fd = load_fold_data(cfg, fold, run_dir, config["data"])
-    fold_dir = run_dir / f"fold_{fold}"
+    fold_dir = layout.fold_dir(run_dir, fold)
     trainer = DataParallelFoldTrainer(cfg, fold, fold_dir, fd.train, fd.val, rank, world)
     if config["resume"] and (fold_dir / LAST).exists():
         trainer.restore(fold_dir / LAST)
@@ -261,7 +262,7 @@ def train_fold_data_parallel(
     run_dir = Path(out_dir).resolve()
     ensure_split(cfg, run_dir, data)
     prepare_run_dir(cfg, run_dir)
-    fold_dir = run_dir / f"fold_{fold}"
+    fold_dir = layout.fold_dir(run_dir, fold)
     fold_dir.mkdir(parents=True, exist_ok=True)
     update_manifest(run_dir, cfg, folds={str(fold): {"status": "running", "started": time.time()}})
     try:

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..layout import BEST, LAST, LOG, RESULT  # noqa: F401  (re-exported: file names live in h2cm.layout)
 from .foldstate import TrainerState
-
-BEST, LAST, LOG, RESULT = "best.pt", "last.pt", "log.csv", "result.json"
 
 
 @dataclass

@@ -16,10 +16,9 @@ import numpy as np
 import torch
 
 from ..data.cells import CellData
+from ..layout import SPLIT as SPLIT_FILE  # file names live in h2cm.layout
 from .config import ConfigError, RunConfig
 from .runsplit import _splits, make_split, require_cube
-
-SPLIT_FILE = "split.json"
 
 
 @dataclass

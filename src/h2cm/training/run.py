@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
+from ..layout import CONFIG as CONFIG_FILE  # file names live in h2cm.layout
+from ..layout import MANIFEST as MANIFEST_FILE
 from .checkpoint import atomic_write_json
 from .config import ConfigError, RunConfig, save_config
-
-CONFIG_FILE, MANIFEST_FILE = "config.yaml", "manifest.json"
 
 
 def versions() -> dict[str, str]:

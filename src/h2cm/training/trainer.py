@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import runtime
+from .. import layout, runtime
 from ..data.cells import CellData
 from .config import RunConfig, load_config
 from .fold_trainer import FoldTrainer
@@ -79,7 +79,7 @@ def train_fold(
     run_dir = Path(out_dir)
     ensure_split(cfg, run_dir, data)  # made once per run; a split that cannot be made leaves nothing behind
     prepare_run_dir(cfg, run_dir)
-    fold_dir = run_dir / f"fold_{fold}"
+    fold_dir = layout.fold_dir(run_dir, fold)
     fold_dir.mkdir(parents=True, exist_ok=True)
     update_manifest(run_dir, cfg, folds={str(fold): {"status": "running", "started": time.time()}})
     try:
