@@ -55,3 +55,17 @@ def test_towers_study_end_to_end(tmp_path, capsys):
     # --resume semantics: a second call trains nothing
     assert main(argv) == 0
     assert "12 trainings (12 already done)" in capsys.readouterr().out
+
+
+def test_site_study_takes_a_fluxdatakit_file(tmp_path):
+    df = dd_table("2010-01-01", 730).drop(columns=["VPD_F", "LW_IN_F", "NETRAD", "RECO_NT_VUT_REF"])
+    df["TMIN_F_MDS"], df["TMAX_F_MDS"] = df["TA_F"] - 5, df["TA_F"] + 5
+    df["TA_F_DAY"], df["VPD_F_DAY"] = df["TA_F"] + 2, 8.0
+    path = write(df, tmp_path / "FLX_XX-Fdk_DD_2010-2011.csv")
+    from h2cm.studies.site import run_site
+
+    run_site(path, tmp_path / "site", epochs=1, plots=False, lat=31.8, lon=-110.9,
+             overrides=["train.compile=false", *SMALL])  # fmt: skip
+    metrics = pd.read_csv(tmp_path / "site" / "metrics.csv")
+    assert set(metrics["variable"]) == {"GPP", "NEE", "ET"}  # no RECO in this file: not scored
+    assert set(metrics["model"]) == {"hybrid", "constant", "lstm"}
