@@ -48,7 +48,7 @@ def to_monthly(daily: np.ndarray, data: CellData) -> np.ndarray:
     return monthly_mean(t, data.day_month, len(data.months)).numpy()
 
 
-def anomalies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def minus_cell_mean(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Each cell's mean over its valid months removed (TWS is observed as anomalies)."""
     xm = np.where(valid, x, np.nan)
     return xm - np.nanmean(xm, axis=0, keepdims=True)

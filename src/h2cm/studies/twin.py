@@ -30,7 +30,7 @@ from ..training.checkpoint import load_model
 from ..training.config import RunConfig, load_config
 from ..training.cv import run_cv
 from ..training.folds import SPLIT_FILE
-from .common import LSTM_DERIVED, anomalies, ensemble_mean, simulate, skill, to_monthly
+from .common import LSTM_DERIVED, ensemble_mean, minus_cell_mean, simulate, skill, to_monthly
 from .twin_report import acceptance_rows, constants_summary, write_results
 
 VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (model kind, priors)
@@ -276,7 +276,7 @@ def _skill_against_observations(data, model_m, variants: Sequence[str]) -> list[
             s = model_m[v][var]
             if var == "tws":
                 valid = np.isfinite(o)
-                s, o_use = anomalies(s, valid), anomalies(o, valid)
+                s, o_use = minus_cell_mean(s, valid), minus_cell_mean(o, valid)
             else:
                 o_use = o
             rows.append({"variable": var, "reference": "obs", "model": v, **skill(s, o_use)})
@@ -294,7 +294,7 @@ def _skill_against_truth(model_m, truth_m, variants: Sequence[str]) -> list[dict
             s, o = model_m[v][var], truth_m[var]
             if var == "tws":
                 valid = np.isfinite(o)
-                s, o = anomalies(s, valid), anomalies(o, valid)
+                s, o = minus_cell_mean(s, valid), minus_cell_mean(o, valid)
             derived = v == "lstm" and var in LSTM_DERIVED
             name = f"{var} (derived: {LSTM_DERIVED[var]})" if derived else var
             rows.append({"variable": name, "reference": "truth", "model": v, **skill(s, o)})
