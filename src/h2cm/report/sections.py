@@ -25,7 +25,7 @@ from ..evaluation.rundir import RunDir
 from ..evaluation.skill import comparison_frame, fmt, model_rows
 from ..evaluation.views import VIEW_LABELS
 from ..kinds import kind_label
-from . import figures, probe_figures
+from . import figures, maps, probe_figures
 
 
 @dataclass
@@ -149,7 +149,7 @@ def _used(rd: RunDir, info: dict) -> str:
 def skill_section(r: ReportInputs) -> str:
     summary, out = r.summary, r.out
     bars = figures.skill_bars(summary, out)
-    smap = figures.skill_maps(r.skill_cells, out)
+    smap = maps.skill_maps(r.skill_cells, out)
     head = []
     for key, v in HEADLINE_VIEW.items():
         rows = summary[(summary.reference == "obs") & (summary.target == key) & (summary.view == v)]
@@ -184,13 +184,13 @@ def series_section(r: ReportInputs) -> str:
 
 
 def maps_section(r: ReportInputs) -> str:
-    m1 = figures.annual_maps(r.maps, r.out)
+    m1 = maps.annual_maps(r.maps, r.out)
     return _figure(m1, "Mean annual GPP and NEE, ensemble median") + _note(r.info, "Maps", ("gpp", "nee"))
 
 
 def efficiency_section(r: ReportInputs) -> str:
-    m2 = figures.efficiency_maps(r.maps, r.out)
-    eff = figures.efficiency_table(r.maps)
+    m2 = maps.efficiency_maps(r.maps, r.out)
+    eff = maps.efficiency_table(r.maps)
     return (
         _figure(m2, "Efficiencies from mean annual fluxes")
         + "".join(_note(r.info, k.upper(), diagnostic_outputs(k)) for k in DIAGNOSTICS)
@@ -253,7 +253,7 @@ def truth_section(r: ReportInputs) -> str:
     if not r.twin:
         return ""
     ts = figures.truth_scatter(r.monthly, r.out)
-    tm = figures.truth_maps(r.maps, r.out)
+    tm = maps.truth_maps(r.maps, r.out)
     tb = figures.skill_bars(r.summary, r.out, reference="truth", name="skill_bars_truth.png")
     return (
         _figure(ts, "Monthly model vs hidden truth at test cells")
