@@ -14,10 +14,11 @@ import torch
 import yaml
 
 from h2cm.cli import main
+from h2cm.cli.probe import probe_with_figures
 from h2cm.data.cube import load_cells, open_cube
 from h2cm.data.splits import Split
 from h2cm.data.synth.truth import run_truth
-from h2cm.evaluation.probe import CURVES, dry_season_months, probe, pulse_forcing
+from h2cm.evaluation.probe import CURVES, TABLES, dry_season_months, probe, pulse_forcing
 from h2cm.evaluation.probe_truth import truth_run, truth_static
 from h2cm.kinds import build_model
 from h2cm.report.probe_figures import report_section
@@ -70,7 +71,7 @@ def world(tmp_path_factory):
         kind: make_run(base / kind, cube, kind, folds=1 if kind == "lstm" else 2)
         for kind in ("hybrid", "constant", "lstm")
     }
-    res = probe(runs["hybrid"], n_cells=2, threads=1, progress=False)
+    res = probe_with_figures(runs["hybrid"], n_cells=2, threads=1, progress=False)
     return {"base": base, "cube": cube, "runs": runs, "hybrid": res}
 
 
@@ -190,7 +191,7 @@ def test_report_section_shows_the_probe_figures(world, tmp_path):
 
 
 def test_constant_model_has_flat_curves_and_no_pulse(world):
-    res = probe(world["runs"]["constant"], cells=[_savanna(world)], threads=1, progress=False)
+    res = probe_with_figures(world["runs"]["constant"], cells=[_savanna(world)], threads=1, progress=False)
     curves = pd.read_csv(res.out / "curves.csv")
     for _, g in curves.groupby(["cell", "parameter"]):
         for col in ("fold_0", "fold_1"):
@@ -215,6 +216,28 @@ def test_lstm_run_says_it_has_no_parameters(world, capsys):
     assert curves["fold_0"].isna().all() and curves["truth"].notna().all()  # the truth alone
     summary = json.loads((run / "probe" / "summary.json").read_text())
     assert summary["pulse_ratio"]["all_cells"]["ensemble"] is None
+
+
+def test_the_library_writes_the_tables_and_replaces_the_folder_whole(world, tmp_path):
+    # h2cm.evaluation.probe writes the tables only (the figures are the CLI's); a rerun replaces
+    # the folder as one unit, so the previous figures do not outlive their tables
+    out = tmp_path / "probe"
+    first = probe_with_figures(world["runs"]["constant"], cells=[_savanna(world)], out=out, threads=1, progress=False)
+    assert {p.name for p in out.iterdir()} == FILES
+    again = probe(world["runs"]["constant"], cells=[_savanna(world)], out=out, threads=1, progress=False)
+    assert {p.name for p in out.iterdir()} == set(TABLES)
+    assert (out / "curves.csv").read_text() == again.curves.to_csv(index=False, float_format="%.6g")
+    assert again.summary["pulse_ratio"] == first.summary["pulse_ratio"]
+
+
+def test_an_out_folder_with_other_files_is_refused_untouched(world, capsys):
+    other = world["base"] / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    assert main(["probe", str(world["runs"]["hybrid"]), "--out", str(other)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("h2cm probe: error: ") and "holds other files than a probe's (notes.txt)" in err[0]
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.cli.cv",
     "h2cm.cli.predict",
     "h2cm.cli.evaluate",
-    "h2cm.evaluation.probe",
+    "h2cm.cli.probe",
     "h2cm.cli.report",
     "h2cm.studies",
 )
