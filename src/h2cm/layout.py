@@ -33,6 +33,7 @@ LOG = "log.csv"
 RESULT = "result.json"
 EVALUATION = "evaluation"
 REPORT = "report"
+PROBE = "probe"
 FOLD_PATTERN = re.compile(r"^fold_(\d+)$")
 
 # what `h2cm evaluate` writes to RUN/evaluation and `h2cm report` reads (docs/evaluation.md)

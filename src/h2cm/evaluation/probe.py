@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import atomic, runtime
+from .. import atomic, layout, runtime
 from ..baselines import ConstantModel
 from ..kinds import kind_label
 from ..schema import FORCING_KEYS
@@ -233,7 +233,7 @@ def probe(
     t0 = _time.perf_counter()
     rd = RunDir.open(run)
     cube_path = resolve_cube(rd, cube)
-    out = Path(out) if out else rd.path / "probe"
+    out = Path(out) if out else rd.path / layout.PROBE
     require_probe_folder(out)
     ds = io.open_cube(cube_path, dask=False)
     period = None if rd.period is None else tuple(pd.Timestamp(p) if p else None for p in rd.period)

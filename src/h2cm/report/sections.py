@@ -25,6 +25,7 @@ from ..evaluation.rundir import RunDir
 from ..evaluation.skill import comparison_frame, fmt, model_rows
 from ..evaluation.views import VIEW_LABELS
 from ..kinds import kind_label
+from ..layout import PROBE
 from . import figures, maps, probe_figures
 
 
@@ -266,7 +267,7 @@ def truth_section(r: ReportInputs) -> str:
 
 def probes_section(r: ReportInputs) -> str:
     """The controlled experiments of ``h2cm probe`` (when RUN/probe exists)."""
-    return probe_figures.report_section(r.rd.path / "probe", r.out) or ""
+    return probe_figures.report_section(r.rd.path / PROBE, r.out) or ""
 
 
 def omitted_section(r: ReportInputs) -> str:

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..evaluation.probe_cells import latlon  # noqa: E402,F401  (positions as every figure writes them)
 from ..schema import cf_attrs  # noqa: E402
 
 DPI = 90
@@ -23,11 +24,6 @@ PRODUCT_COLOURS = ("#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#5c940d", "#a61e
 VIEW_COLOURS = {"monthly": "#1f5fa8", "msc": "#5fa83a", "anomaly": "#c2410c", "spatial": "#7c3aed"}
 MONTH_LETTERS = list("JFMAMJJASOND")
 DAYS_PER_YEAR = 365.25
-
-
-def latlon(lat: float, lon: float) -> str:
-    """``15.50 S, 26.50 E`` style position."""
-    return f"{abs(lat):.2f} {'S' if lat < 0 else 'N'}, {abs(lon):.2f} {'W' if lon < 0 else 'E'}"
 
 
 def unit(key: str, role: str = "output") -> str:
