@@ -155,7 +155,7 @@ def convert_checkpoints(checkpoints, cube, folds: list[int] | None = None):
 
 
 def _write_run(tmp: Path, cfg, split, models, loss_stats) -> None:
-    from ..training.checkpoint import atomic_write_json, model_payload, save_checkpoint
+    from ..training.checkpoint import model_payload, save_checkpoint
     from ..training.config import save_config
     from ..training.run import versions
 
@@ -181,7 +181,7 @@ def _write_run(tmp: Path, cfg, split, models, loss_stats) -> None:
         }
         save_checkpoint(layout.checkpoint(tmp, k), payload)
         manifest["folds"][str(k)] = {"status": "imported", "checkpoint": payload["imported_from"], "k": hp.get("k")}
-    atomic_write_json(tmp / layout.MANIFEST, manifest)
+    atomic.write_json(tmp / layout.MANIFEST, manifest)
 
 
 def import_checkpoints(checkpoints, cube, out, folds: list[int] | None = None) -> Path:

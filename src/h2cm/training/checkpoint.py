@@ -22,12 +22,6 @@ from ..modelkind import ModelKind
 CHECKPOINT_FORMAT = 1
 
 
-# writes of run-directory files go through h2cm.atomic (these names are kept for their callers)
-atomic_write_bytes = atomic.write_bytes
-atomic_write_text = atomic.write_text
-atomic_write_json = atomic.write_json
-
-
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``."""
     path = Path(path)

@@ -303,6 +303,6 @@ def load_config(
 
 def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:
     """Write the resolved configuration as YAML (atomically)."""
-    from .checkpoint import atomic_write_text
+    from .. import atomic
 
-    return atomic_write_text(Path(path), cfg.to_yaml())
+    return atomic.write_text(Path(path), cfg.to_yaml())

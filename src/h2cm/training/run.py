@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
+from .. import atomic
 from ..layout import CONFIG as CONFIG_FILE  # file names live in h2cm.layout
 from ..layout import MANIFEST as MANIFEST_FILE
-from .checkpoint import atomic_write_json
 from .config import ConfigError, RunConfig, save_config
 
 
@@ -95,5 +95,5 @@ def update_manifest(run_dir: str | os.PathLike, cfg: RunConfig, folds: dict[str,
                 entry.pop("error", None)
             entry.update(fields)
         m["folds"] = dict(sorted(fm.items(), key=lambda kv: int(kv[0])))
-        atomic_write_json(run_dir / MANIFEST_FILE, m)
+        atomic.write_json(run_dir / MANIFEST_FILE, m)
     return m

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .checkpoint import atomic_write_text
+from .. import atomic
 from .config import ConfigError, RunConfig, load_config, save_config
 from .cv import parse_folds
 from .folds import cube_cell_coords, make_split, require_cube
@@ -313,7 +313,7 @@ def write_outputs(study, out: Path, base: RunConfig, space: dict) -> TuneResult:
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     w.writerows(res.rows)
-    atomic_write_text(out / TRIALS_FILE, buf.getvalue())
+    atomic.write_text(out / TRIALS_FILE, buf.getvalue())
     complete = [r for r in res.rows if r["state"] == "COMPLETE" and r["value"] != "" and math.isfinite(r["value"])]
     if complete:
         res.best = min(complete, key=lambda r: (r["value"], r["number"]))
