@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from h2cm.cli import data as import_h2cm_mod
-from h2cm.data import fluxnet as fluxnet_mod
+from h2cm.cli import import_towers as fluxnet_mod
 from h2cm.data.check import check_cube
 from h2cm.data.cube import load_cells, open_cube
 from h2cm.data.fluxnet import LE_TO_MM, FluxnetError, fluxnet_cube, read_fluxnet_daily

@@ -21,7 +21,6 @@ VERBS: tuple[str, ...] = (
     "h2cm.cli.synth",
     "h2cm.cli.data",
     "h2cm.cli.import_cf",
-    "h2cm.data.fluxnet",
     "h2cm.cli.import_towers",
     "h2cm.cli.reference",
     "h2cm.cli.train",
@@ -30,7 +29,7 @@ VERBS: tuple[str, ...] = (
     "h2cm.cli.evaluate",
     "h2cm.cli.probe",
     "h2cm.cli.report",
-    "h2cm.studies",
+    "h2cm.cli.study",
 )
 
 

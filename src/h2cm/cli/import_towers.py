@@ -43,3 +43,20 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output cube (zarr directory, or .nc)")
     add_site_options(p)
     p.set_defaults(func=run)
+    p = sub.add_parser("import-fluxnet", help="convert one flux-tower file to a one-cell cube (= import-towers FILE)")
+    p.add_argument("file", help="a FLUXNET2015/ONEFlux DD, HH or HR file or a FluxDataKit daily file")
+    p.add_argument("--out", required=True, help="output cube (zarr directory, or .nc)")
+    p.add_argument("--lat", type=float, default=None, help="site latitude (needed unless the site is known)")
+    p.add_argument("--lon", type=float, default=None, help="site longitude (degrees east)")
+    p.add_argument("--min-qc", type=float, default=0.5, help="drop daily fluxes whose *_QC is below this")
+    p.set_defaults(func=import_fluxnet)
+
+
+def import_fluxnet(args: argparse.Namespace) -> int:
+    """``h2cm import-fluxnet``: the one-file form of ``h2cm import-towers``."""
+    from ..data.tower_cube import import_towers
+    from ..data.towers import TowerOptions
+
+    path = import_towers([args.file], args.out, lat=args.lat, lon=args.lon, opts=TowerOptions(min_qc=args.min_qc))
+    print(f"wrote {path}")
+    return 0

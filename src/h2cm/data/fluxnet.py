@@ -14,7 +14,6 @@ without NETRAD. With fewer than 30 such days the physical default ``a = 0.77`` (
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from dataclasses import dataclass
@@ -116,23 +115,3 @@ def fluxnet_cube(
 def import_fluxnet(path, out, lat: float | None = None, lon: float | None = None, min_qc: float = 0.5) -> Path:
     """Convert a FLUXNET2015 daily file to a validated one-cell cube at ``out``."""
     return save_cube(fluxnet_cube(path, lat, lon, min_qc), out)
-
-
-def run(args: argparse.Namespace) -> int:
-    """``h2cm import-fluxnet``: the one-file form of ``h2cm import-towers`` (errors: exit 2 from the CLI)."""
-    from .tower_cube import import_towers
-    from .towers import TowerOptions
-
-    path = import_towers([args.file], args.out, lat=args.lat, lon=args.lon, opts=TowerOptions(min_qc=args.min_qc))
-    print(f"wrote {path}")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("import-fluxnet", help="convert one flux-tower file to a one-cell cube (= import-towers FILE)")
-    p.add_argument("file", help="a FLUXNET2015/ONEFlux DD, HH or HR file or a FluxDataKit daily file")
-    p.add_argument("--out", required=True, help="output cube (zarr directory, or .nc)")
-    p.add_argument("--lat", type=float, default=None, help="site latitude (needed unless the site is known)")
-    p.add_argument("--lon", type=float, default=None, help="site longitude (degrees east)")
-    p.add_argument("--min-qc", type=float, default=0.5, help="drop daily fluxes whose *_QC is below this")
-    p.set_defaults(func=run)
