@@ -47,6 +47,10 @@ def test_towers_study_end_to_end(tmp_path, capsys):
     assert (temporal[temporal["site"] != "pooled"]["n"] <= 12).all()  # the last year only
     pooled = metrics[(metrics["site"] == "pooled") & (metrics["scale"] == "monthly") & (metrics["split"] == "loso")]
     assert set(pooled["variable"]) == {"NEE", "GPP", "ET", "RECO"} and np.isfinite(pooled["r"]).all()
+    assert len(pooled[pooled["kind"] == "hybrid"]) == 4  # one pooled row per kind, seed and variable ...
+    by_site = metrics[(metrics["split"] == "loso") & (metrics["scale"] == "monthly") & (metrics["kind"] == "hybrid")]
+    nee = pooled[(pooled["kind"] == "hybrid") & (pooled["variable"] == "NEE")]
+    assert int(nee["n"].iloc[0]) == by_site[(by_site["variable"] == "NEE") & (by_site["site"] != "pooled")]["n"].sum()
     pulse = pd.read_csv(out / "rain_pulse.csv")
     assert pulse["dates"].iloc[0] == "2010-10-01 2011-10-01"
     assert list(pulse["site"]) == ["US-SRM"] and int(pulse["events"].iloc[0]) == 2  # 1 October 2010 and 2011

@@ -66,10 +66,10 @@ def _test_masks(ds, split: str, records) -> dict[int, tuple[np.ndarray, np.ndarr
     return out
 
 
-def _rows_for(task, sim, obs, ds, records) -> list[dict]:
+def _rows_for(task, sim, obs, ds, records, pooled: dict) -> list[dict]:
+    """Rows of every test site of ``task``; its (sim, obs) pairs are added to ``pooled[(var, scale)]``."""
     time, months = pd.DatetimeIndex(ds["time"].values), pd.DatetimeIndex(ds["month"].values)
     rows, split_type = [], "temporal" if task.split == "temporal" else "loso"
-    pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     for j, (dmask, mmask) in _test_masks(ds, task.split, records).items():
         for var, key in VARIABLES.items():
             if key not in sim or f"{var}_daily" not in obs:
@@ -89,11 +89,6 @@ def _rows_for(task, sim, obs, ds, records) -> list[dict]:
                 rows.append({"split": split_type, "site": records[j][0], "variable": var.upper(), "scale": scale,
                              "kind": task.kind, "seed": task.seed, **{k: sk[k] for k in (*METRICS, "n")}})  # fmt: skip
                 pooled.setdefault((var, scale), []).append((s, o))
-    for (var, scale), parts in pooled.items():
-        s, o = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-        sk = skill(s, o)
-        rows.append({"split": split_type, "site": "pooled", "variable": var.upper(), "scale": scale,
-                     "kind": task.kind, "seed": task.seed, **{k: sk[k] for k in (*METRICS, "n")}})  # fmt: skip
     return rows
 
 
@@ -158,17 +153,23 @@ def score_all(ds, tasks) -> dict[str, object]:
     """Every task's rows, the rain-pulse table and the data the figures need."""
     records = site_records_of(ds)
     obs = {k: _cells(ds, k) for k in ds.data_vars if k in ("gpp", "nee", "et", "reco") or k.endswith("_daily")}
-    rows, loso_sims = [], {}
+    rows, loso_sims, pools = [], {}, {}
     for t in tasks:
         with np.load(t.dir / "sim.npz") as f:
             sim = {k: f[k].astype(np.float64) for k in f.files}
-        rows += _rows_for(t, sim, obs, ds, records)
+        split_type = "temporal" if t.split == "temporal" else "loso"
+        rows += _rows_for(t, sim, obs, ds, records, pools.setdefault((split_type, t.kind, t.seed), {}))
         if t.split.startswith("loso:"):
             site = t.split.split(":", 1)[1]
             j = [r[0] for r in records].index(site)
             loso_sims.setdefault(t.kind, {}).setdefault(site, []).append(
                 {k: v[:, [j]] for k, v in sim.items()} | {"_j": j}
             )
+    for (split_type, kind, seed), pooled in pools.items():  # every test site of one kind and seed together
+        for (var, scale), parts in pooled.items():
+            sk = skill(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+            rows.append({"split": split_type, "site": "pooled", "variable": var.upper(), "scale": scale,
+                         "kind": kind, "seed": seed, **{k: sk[k] for k in (*METRICS, "n")}})  # fmt: skip
     pulse_rows, composites = _pulse(ds, records, _full_width(loso_sims, len(records)))
     return {"rows": rows, "pulse": pulse_rows, "composites": composites, "loso_sims": loso_sims, "obs": obs}
 
