@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -44,3 +45,23 @@ def test_a_truth_group_without_usable_variables_is_said_loudly(tmp_path, capsys)
     info = json.loads((ev / "summary.json").read_text())
     assert info["twin_world"] and "soil_carbon" in info["truth_unused"]
     assert "Not scored:" in (ev / "metrics.md").read_text()
+
+
+def test_a_truth_variable_off_the_layout_is_named_and_the_rest_scored(tmp_path, capsys):
+    cube = make_cube(tmp_path / "cube.zarr")
+    truth = xr.open_zarr(cube, group="truth").load()
+    truth["gpp"] = truth["gpp"].isel(time=0, drop=True)  # a daily output without its time axis
+    truth.to_zarr(tmp_path / "t.zarr", mode="w")
+    import shutil
+
+    shutil.rmtree(cube / "truth")
+    xr.open_zarr(tmp_path / "t.zarr").load().to_zarr(cube, group="truth", mode="w")
+    run = make_run(tmp_path / "run", cube)
+    ev = evaluate(run, out=tmp_path / "ev", maps_cells="test", threads=1, progress=False)
+    err = capsys.readouterr().err
+    assert "not scored against the truth: truth/gpp: dims ('lat', 'lon')" in err
+    info = json.loads((ev / "summary.json").read_text())
+    assert info["truth_unused"] is None and info["truth_skipped"][0].startswith("truth/gpp")
+    s = pd.read_csv(ev / "metrics_summary.csv")
+    truth_targets = set(s[s.reference == "truth"].target)
+    assert "gpp" not in truth_targets and {"nee", "ter", "et"} <= truth_targets

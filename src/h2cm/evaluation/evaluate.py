@@ -72,6 +72,8 @@ def evaluate(
     scores = score(plan, got)
     if scores.truth.unused:
         print(f"h2cm evaluate: warning: no skill against the hidden truth: {scores.truth.unused}", file=sys.stderr)
+    for skipped in scores.truth.skipped:
+        print(f"h2cm evaluate: warning: not scored against the truth: {skipped}", file=sys.stderr)
     info = summary_info(plan, got, scores, time.perf_counter() - t0)
     out = Path(out) if out else plan.rd.path / EVALUATION
     write_evaluation(out, plan, got, scores, info)

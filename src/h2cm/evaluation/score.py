@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from ..constraints import CONSTRAINT_TABLE, HEADLINE_VIEW, cue_of_means
+from ..data.check_store import truth_problems
 from ..schema import CONSTANT_KEYS, OUTPUT_KEYS, STATIC_PARAMETER_KEYS
 from . import io
 from .diagnostics import DIAGNOSTICS, diagnostic_outputs
@@ -37,7 +38,9 @@ class Truth:
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # outputs only --compare products have
     static: dict[str, np.ndarray] = field(default_factory=dict)  # parameter -> (test cells,)
     constants: dict[str, float] = field(default_factory=dict)
+    present: bool = False  # the cube has a truth group (a twin world)
     unused: str = ""  # why a truth group that exists gave no score ('' when it did, or is absent)
+    skipped: list[str] = field(default_factory=list)  # variables off the documented layout, not scored
 
 
 @dataclass
@@ -102,11 +105,19 @@ def _truth(plan: EvalPlan) -> Truth:
     ds = io.open_truth(plan.cube_path)
     if ds is None:
         return Truth()
-    truth = Truth(ds=ds)
+    problems = [p for p in truth_problems(ds, plan.ds) if p.severity == "error"]
+    group = [p for p in problems if p.variable in ("truth", "truth/lat", "truth/lon", "truth/time")]
+    if group:  # the group cannot be indexed by the cube's cells and days (docs/data.md, "The truth group")
+        why = "; ".join(f"{p.variable}: {p.message}" for p in group)
+        return Truth(present=True, unused=f"the truth group of {plan.cube_path} is off its layout: {why}")
+    bad = {p.variable.split("/", 1)[1] for p in problems}
+    ds = ds.drop_vars(sorted(bad & set(map(str, ds.data_vars))))  # the maps and daily files read it too
+    truth = Truth(ds=ds, present=True, skipped=[f"{p.variable}: {p.message}" for p in problems])
     what = "skill against the hidden truth"
-    outputs = plan.cov.keep(what, [k for k in OUTPUT_KEYS if k in ds])
-    params = plan.cov.keep(f"{what} of the static parameters", [k for k in STATIC_PARAMETER_KEYS if k in ds])
-    prod = sorted({k for v in plan.prod_test.values() for k in v if k in ds and k not in outputs})
+    ok = [str(k) for k in ds.data_vars]
+    outputs = plan.cov.keep(what, [k for k in OUTPUT_KEYS if k in ok])
+    params = plan.cov.keep(f"{what} of the static parameters", [k for k in STATIC_PARAMETER_KEYS if k in ok])
+    prod = sorted({k for v in plan.prod_test.values() for k in v if k in ok and k not in outputs})
     pts = {"lat": xr.DataArray(plan.ii[plan.test], dims="cell"), "lon": xr.DataArray(plan.jj[plan.test], dims="cell")}
     for k in (*outputs, *params, *prod):
         da = ds[k].isel(**pts)
@@ -115,7 +126,7 @@ def _truth(plan: EvalPlan) -> Truth:
         else:
             daily = np.asarray(da.sel(time=plan.days).transpose("time", "cell").values)
             (truth.monthly if k in outputs else truth.extra)[k] = monthly_means(daily, plan.days)[1]
-    truth.constants = {k: float(ds[k].values) for k in CONSTANT_KEYS if k in ds}
+    truth.constants = {k: float(ds[k].values) for k in CONSTANT_KEYS if k in ok}
     if not (truth.monthly or truth.static):
         truth.unused = (
             f"the truth group of {plan.cube_path} has none of the outputs or parameters the model produces "

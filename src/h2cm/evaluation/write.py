@@ -38,8 +38,9 @@ def summary_info(plan: EvalPlan, got: Gathered, scores: Scores, seconds_total: f
         "h2cm": __version__,
         "run": str(plan.rd.path.resolve()),
         "cube": str(plan.cube_path.resolve()),
-        "twin_world": scores.truth.ds is not None,
+        "twin_world": scores.truth.present,
         "truth_unused": scores.truth.unused or None,
+        "truth_skipped": scores.truth.skipped,
         "folds": plan.folds,
         "n_test_cells": int(len(plan.test)),
         "n_map_cells": int(len(plan.map_cells)),
@@ -88,6 +89,9 @@ def markdown(plan: EvalPlan, scores: Scores, info: dict) -> str:
         parts += ["## Against the hidden truth (twin world)\n", truth_md]
     elif scores.truth.unused:
         parts += ["## Against the hidden truth (twin world)\n", f"Not scored: {scores.truth.unused}.\n"]
+    if scores.truth.skipped:
+        parts += ["Truth variables not scored (off the layout of docs/data.md):\n"]
+        parts += ["\n".join(f"- {s}" for s in scores.truth.skipped) + "\n"]
     comparison = comparison_frame(summary)
     if not comparison.empty:
         listed = ", ".join(f"`{n}` = `{p}`" for n, p in plan.compare.items())
