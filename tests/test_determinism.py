@@ -29,6 +29,7 @@ def _train(tmp_path, name: str, cells, extra=()) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
+@pytest.mark.slow  # three tiny trainings: about 5 s
 def test_deterministic_runs_are_bit_identical(tmp_path, restore_torch):
     ds = tower_cube([write(dd_table(days=365), tmp_path / "FLX_XX-Det_DD.csv")], lat=45.0, lon=5.0)
     cells = load_cells(ds)
