@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,11 @@ import xarray as xr
 
 from ..physics import LATENT_HEAT
 from .cube import save_cube
+from .tower_fill import NetradFill, fill_netrad  # noqa: F401  (the legacy NETRAD fill, documented here)
 from .tower_read import TowerFileError
 
 MISSING = -9999.0
-SIGMA = 5.670374419e-8  # W m-2 K-4
 LE_TO_MM = 86400.0 / (LATENT_HEAT * 1e6)  # (W m-2) -> (mm d-1)
-MIN_FIT_DAYS = 30
-DEFAULT_RN_COEF = (0.77, 1.0, -0.98, 0.0)
 REQUIRED_COLUMNS = (
     "TIMESTAMP",
     "TA_F",
@@ -46,14 +43,6 @@ REQUIRED_COLUMNS = (
 
 
 FluxnetError = TowerFileError  # the file is not a usable tower file (one line: file, column, expectation)
-
-
-@dataclass
-class NetradFill:
-    coef: tuple[float, float, float, float]
-    r2: float
-    n_fit: int
-    n_filled: int
 
 
 def site_id(path: str | os.PathLike) -> str | None:
@@ -77,25 +66,6 @@ def read_fluxnet_daily(path: str | os.PathLike) -> pd.DataFrame:
         raise FluxnetError(f"{path}: TIMESTAMP is not sorted and unique")
     df = df.reindex(pd.date_range(df.index[0], df.index[-1], freq="D", name="time"))
     return df.astype(np.float64)
-
-
-def fill_netrad(df: pd.DataFrame) -> tuple[np.ndarray, NetradFill]:
-    """NETRAD with gaps filled from SW_IN_F, LW_IN_F and TA_F (method in the module docstring)."""
-    tk4 = SIGMA * (df["TA_F"].to_numpy() + 273.15) ** 4
-    x = np.stack([df["SW_IN_F"].to_numpy(), df["LW_IN_F"].to_numpy(), tk4, np.ones(len(df))], axis=1)
-    rn = df["NETRAD"].to_numpy() if "NETRAD" in df else np.full(len(df), np.nan)
-    ok = np.isfinite(rn) & np.isfinite(x).all(axis=1)
-    if ok.sum() >= MIN_FIT_DAYS:
-        coef, *_ = np.linalg.lstsq(x[ok], rn[ok], rcond=None)
-        pred = x[ok] @ coef
-        r2 = 1.0 - float(np.sum((rn[ok] - pred) ** 2) / np.sum((rn[ok] - rn[ok].mean()) ** 2))
-    else:
-        coef, r2 = np.asarray(DEFAULT_RN_COEF), float("nan")
-    gaps = ~np.isfinite(rn)
-    filled = rn.copy()
-    filled[gaps] = x[gaps] @ coef
-    info = NetradFill(tuple(float(c) for c in coef), r2, int(ok.sum()), int((gaps & np.isfinite(filled)).sum()))
-    return filled, info
 
 
 def fluxnet_cube(

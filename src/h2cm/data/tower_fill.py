@@ -21,7 +21,7 @@ sites). ``es(T) = 6.108 exp(17.27 T / (T + 237.3))`` hPa, T in degC.
 
 **Net radiation** (W m-2): measured ``NETRAD`` where present; gaps (or all days) from
 ``a SW + b LW + c sigma T^4 + d`` fitted on the site's NETRAD days when LW exists
-(:func:`h2cm.data.fluxnet.fill_netrad`); where LW is absent, the FAO-56 daily net radiation
+(:func:`fill_netrad`, the method of :mod:`h2cm.data.fluxnet`); where LW is absent, the FAO-56 daily net radiation
 (:func:`fao56_net_radiation`, from SW, TMIN/TMAX, the actual vapour pressure, latitude and
 elevation), calibrated to the site's NETRAD by a linear fit ``NETRAD = a Rn_FAO56 + b`` when the
 site has at least 30 NETRAD days.
@@ -108,10 +108,40 @@ class RadiationInfo:
     n_filled: int
 
 
+SIGMA = 5.670374419e-8  # W m-2 K-4
+MIN_FIT_DAYS = 30
+DEFAULT_RN_COEF = (0.77, 1.0, -0.98, 0.0)
+
+
+@dataclass
+class NetradFill:
+    coef: tuple[float, float, float, float]
+    r2: float
+    n_fit: int
+    n_filled: int
+
+
+def fill_netrad(df: pd.DataFrame) -> tuple[np.ndarray, NetradFill]:
+    """NETRAD with gaps filled from SW_IN_F, LW_IN_F and TA_F (method in the module docstring)."""
+    tk4 = SIGMA * (df["TA_F"].to_numpy() + 273.15) ** 4
+    x = np.stack([df["SW_IN_F"].to_numpy(), df["LW_IN_F"].to_numpy(), tk4, np.ones(len(df))], axis=1)
+    rn = df["NETRAD"].to_numpy() if "NETRAD" in df else np.full(len(df), np.nan)
+    ok = np.isfinite(rn) & np.isfinite(x).all(axis=1)
+    if ok.sum() >= MIN_FIT_DAYS:
+        coef, *_ = np.linalg.lstsq(x[ok], rn[ok], rcond=None)
+        pred = x[ok] @ coef
+        r2 = 1.0 - float(np.sum((rn[ok] - pred) ** 2) / np.sum((rn[ok] - rn[ok].mean()) ** 2))
+    else:
+        coef, r2 = np.asarray(DEFAULT_RN_COEF), float("nan")
+    gaps = ~np.isfinite(rn)
+    filled = rn.copy()
+    filled[gaps] = x[gaps] @ coef
+    info = NetradFill(tuple(float(c) for c in coef), r2, int(ok.sum()), int((gaps & np.isfinite(filled)).sum()))
+    return filled, info
+
+
 def derive_rn(d: pd.DataFrame, vpd: np.ndarray, lat: float, elevation: float) -> tuple[np.ndarray, RadiationInfo]:
     """Net radiation (W m-2) and how it was made (module docstring)."""
-    from .fluxnet import fill_netrad
-
     rn = d["NETRAD"].to_numpy(copy=True)
     if d["LW"].notna().mean() >= 0.5:
         legacy = pd.DataFrame({"TA_F": d["TA"], "SW_IN_F": d["SW"], "LW_IN_F": d["LW"], "NETRAD": d["NETRAD"]})

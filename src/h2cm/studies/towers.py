@@ -21,7 +21,6 @@ Scoring: :mod:`h2cm.studies.towers_scores`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,12 +29,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import runtime
 from ..atomic import atomic_path, write_json
 from ..data.cube import load_cells, open_cube, save_cube
 from .site import SITE_MODELS, site_config
+from .towers_report import write_results
+from .towers_scores import score_all, site_records
 
 SIM_KEYS = ("gpp", "nee", "et", "ter", "rh")
 
@@ -54,12 +54,6 @@ class Task:
     @property
     def dir(self) -> Path:
         return Path(self.out) / "runs" / str(self.seed) / self.kind / self.split.replace(":", "_")
-
-
-def site_records(ds) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
-    """(site, first day, last day) of every cell's record, in cell order."""
-    info = json.loads(ds.attrs["h2cm_sites_info"])
-    return [(r["site"], pd.Timestamp(r["period"][0]), pd.Timestamp(r["period"][1])) for r in info]
 
 
 def _train_data(task: Task):
@@ -139,7 +133,6 @@ def run_towers(
     Writes ``towers.nc``, ``runs/``, ``metrics.csv``, ``table_*.csv``, ``rain_pulse.csv``,
     ``results.md``, ``summary.json`` and figures into ``out``; returns the summary."""
     from ..data.tower_cube import tower_cube
-    from .towers_scores import score_all, write_results
 
     t_start = time.perf_counter()
     out = Path(out)

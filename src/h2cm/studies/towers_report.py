@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .towers_scores import PULSE, cell, site_records_of
+from .towers_scores import PULSE, cell, seed_table, site_records
 
 FLUX_UNITS = {"GPP": "gC m-2 d-1", "NEE": "gC m-2 d-1", "RECO": "gC m-2 d-1", "ET": "mm d-1"}
 
@@ -38,7 +38,7 @@ def _site_table(table: pd.DataFrame, kinds, split: str, sites, scale: str, var: 
 
 
 def markdown(ds, tasks, table: pd.DataFrame, pulse, figures, kinds) -> str:
-    sites = [r[0] for r in site_records_of(ds)]
+    sites = [r[0] for r in site_records(ds)]
     seeds = sorted({t.seed for t in tasks})
     epochs = {t.kind: t.epochs for t in tasks}
     lines = [
@@ -96,7 +96,7 @@ def figures(out: Path, ds, scores: dict) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = site_records_of(ds)
+    records = site_records(ds)
     months = pd.DatetimeIndex(ds["month"].values)
     sims, obs = scores["loso_sims"], scores["obs"]
     fig, axes = plt.subplots(len(records), 2, figsize=(9, 2.2 * len(records)), sharex=True, squeeze=False)
@@ -139,3 +139,19 @@ def figures(out: Path, ds, scores: dict) -> list[str]:
         plt.close(fig)
         names.append("towers_pulse.png")
     return names
+
+
+def write_results(out: Path, ds, tasks, scores: dict, plots: bool = True) -> dict[str, object]:
+    """metrics.csv, table_seeds.csv, rain_pulse.csv, the figures and results.md of a towers study."""
+    rows = scores["rows"]
+    pd.DataFrame(rows).to_csv(out / "metrics.csv", index=False, float_format="%.5g")
+    table = seed_table(rows)
+    table.to_csv(out / "table_seeds.csv", index=False, float_format="%.5g")
+    pd.DataFrame(scores["pulse"]).to_csv(out / "rain_pulse.csv", index=False)
+    figure_names: list[str] = []
+    if plots:
+        figure_names = figures(out, ds, scores)
+    kinds = list(dict.fromkeys(t.kind for t in tasks))
+    text = markdown(ds, tasks, table, scores["pulse"], figure_names, kinds)
+    (out / "results.md").write_text(text)
+    return {"sites": ds.attrs["h2cm_sites"], "kinds": kinds, "tasks": len(tasks), "pulse": scores["pulse"]}

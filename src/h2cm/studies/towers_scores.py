@@ -15,9 +15,9 @@ closest the tower has to respiration).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,12 +25,17 @@ import pandas as pd
 from ..data.cube import land_cells
 from ..evaluation.processes import RainEvents, event_windows, rain_events
 from .common import skill
-from .towers import site_records as site_records_of
 
 VARIABLES = {"gpp": "gpp", "nee": "nee", "et": "et", "reco": "ter"}  # tower -> model output
 DRY_SITES = ("US-SRM", "ES-LM2", "IT-Noe")
 PULSE = RainEvents(after=5)
 METRICS = ("r", "rmse", "bias")
+
+
+def site_records(ds) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+    """(site, first day, last day) of every cell's record, in cell order."""
+    info = json.loads(ds.attrs["h2cm_sites_info"])
+    return [(r["site"], pd.Timestamp(r["period"][0]), pd.Timestamp(r["period"][1])) for r in info]
 
 
 def _cells(ds, key: str) -> np.ndarray:
@@ -151,7 +156,7 @@ def _agg(values: Sequence[float]) -> str:
 
 def score_all(ds, tasks) -> dict[str, object]:
     """Every task's rows, the rain-pulse table and the data the figures need."""
-    records = site_records_of(ds)
+    records = site_records(ds)
     obs = {k: _cells(ds, k) for k in ds.data_vars if k in ("gpp", "nee", "et", "reco") or k.endswith("_daily")}
     rows, loso_sims, pools = [], {}, {}
     for t in tasks:
@@ -209,22 +214,3 @@ def cell(t: pd.DataFrame, **sel) -> str:
         return "-"
     r = q.iloc[0]
     return f"{r['median']:.2f} [{r['min']:.2f}, {r['max']:.2f}]"
-
-
-def write_results(out: Path, ds, tasks, scores: dict, plots: bool = True) -> dict[str, object]:
-    from .towers_report import markdown
-
-    rows = scores["rows"]
-    pd.DataFrame(rows).to_csv(out / "metrics.csv", index=False, float_format="%.5g")
-    table = seed_table(rows)
-    table.to_csv(out / "table_seeds.csv", index=False, float_format="%.5g")
-    pd.DataFrame(scores["pulse"]).to_csv(out / "rain_pulse.csv", index=False)
-    figures = []
-    if plots:
-        from .towers_report import figures as make_figures
-
-        figures = make_figures(out, ds, scores)
-    kinds = list(dict.fromkeys(t.kind for t in tasks))
-    text = markdown(ds, tasks, table, scores["pulse"], figures, kinds)
-    (out / "results.md").write_text(text)
-    return {"sites": ds.attrs["h2cm_sites"], "kinds": kinds, "tasks": len(tasks), "pulse": scores["pulse"]}
