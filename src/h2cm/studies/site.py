@@ -111,27 +111,7 @@ def run_site(
             "epochs": n_epochs,
             "best_epoch": result.best_epoch,
         }
-        for var, (key, dcol, mcol) in SITE_VARIABLES.items():
-            if key not in sim or dcol not in ds or mcol not in ds:
-                continue
-            d_model = sim[key][test_days, 0]
-            m_model = to_monthly(sim[key], full)[test_months, 0]
-            daily[f"{var}_{kind}"] = d_model
-            monthly[f"{var}_{kind}"] = m_model
-            d_obs = np.asarray(ds[dcol].values, dtype=np.float64)[test_days, 0, 0]
-            m_obs = np.asarray(ds[mcol].values, dtype=np.float64)[test_months, 0, 0]
-            daily[f"{var}_obs"], monthly[f"{var}_obs"] = d_obs, m_obs
-            for scale, s, o in (("daily", d_model, d_obs), ("monthly", m_model, m_obs)):
-                sk = skill(s, o)
-                rows.append(
-                    {
-                        "variable": var.upper(),
-                        "constrained": "yes" if var in CONSTRAINED else "no (check)",
-                        "model": kind,
-                        "scale": scale,
-                        **{k: sk[k] for k in ("r", "rmse", "bias", "n")},
-                    }
-                )
+        rows += _score_kind(kind, sim, ds, full, test_days, test_months, daily, monthly)
 
     write_csv(out / "metrics.csv", rows, METRIC_COLUMNS)
     dframe = pd.DataFrame(daily, index=full.time[test_days])
@@ -153,6 +133,35 @@ def run_site(
         figures = _plots(out, full.time[test_days], full.months[test_months], daily, monthly, models)
     (out / "results.md").write_text(_markdown(summary, rows, figures))
     return summary
+
+
+def _score_kind(kind: str, sim, ds, full, test_days, test_months, daily: dict, monthly: dict) -> list[dict]:
+    """Daily and monthly r, RMSE, bias of one model kind on the held-out year, per tower
+    variable it produces; its series (and the tower's) are added to ``daily``/``monthly``."""
+    rows: list[dict[str, object]] = []
+    for var, (key, dcol, mcol) in SITE_VARIABLES.items():
+        if key not in sim or dcol not in ds or mcol not in ds:
+            continue
+        d_model = sim[key][test_days, 0]
+        m_model = to_monthly(sim[key], full)[test_months, 0]
+        daily[f"{var}_{kind}"] = d_model
+        monthly[f"{var}_{kind}"] = m_model
+        d_obs = np.asarray(ds[dcol].values, dtype=np.float64)[test_days, 0, 0]
+        m_obs = np.asarray(ds[mcol].values, dtype=np.float64)[test_months, 0, 0]
+        daily[f"{var}_obs"], monthly[f"{var}_obs"] = d_obs, m_obs
+        for scale, s, o in (("daily", d_model, d_obs), ("monthly", m_model, m_obs)):
+            sk = skill(s, o)
+            rows.append(
+                {
+                    "variable": var.upper(),
+                    "constrained": "yes" if var in CONSTRAINED else "no (check)",
+                    "model": kind,
+                    "scale": scale,
+                    **{k: sk[k] for k in ("r", "rmse", "bias", "n")},
+                }
+            )
+
+    return rows
 
 
 def _markdown(summary: dict, rows: list[dict[str, object]], figures: list[str]) -> str:
