@@ -54,7 +54,9 @@ def classify(events, wall_us: float) -> dict:
         t = e.self_cpu_time_total
         if e.key in MATMUL:
             groups["matmul"] += t
-        elif "cpp_fused" in e.key or "Torch-Compiled" in e.key or e.key.startswith("graph_"):
+        elif any(tag in e.key for tag in ("CompiledFxGraph", "cpp_fused", "Torch-Compiled")) or e.key.startswith(
+            "graph_"
+        ):
             groups["compiled kernels"] += t
         elif e.key.startswith("aten::"):
             groups["other aten"] += t
