@@ -260,9 +260,21 @@ def _compile_blocks(model: nn.Module, fn, enabled: bool, block_days: int, mode: 
             stacklevel=3,
         )
         return False
-    model.__dict__["_compiled_block"] = compiled
+    model.__dict__["_compiled_block"] = _owned_outputs(compiled) if mode == "reduce-overhead" else compiled
     model.__dict__["_block_days"] = int(block_days)
     return True
+
+
+def _owned_outputs(block):
+    """A CUDA-graph block whose outputs are copies: a graph's outputs live in its static memory,
+    which the next replay overwrites, while the day loop feeds each block's state to the next one
+    and keeps every block's outputs."""
+
+    def call(*args):
+        carry, values = block(*args)
+        return tuple(t.clone() for t in carry), values.clone()
+
+    return call
 
 
 def _compiler_smoke_test(device) -> None:
