@@ -272,7 +272,7 @@ def _owned_outputs(block):
 
     def call(*args):
         carry, values = block(*args)
-        return tuple(t.clone() for t in carry), values.clone()
+        return tuple(t.clone() for t in carry), None if values is None else values.clone()
 
     return call
 
