@@ -4,6 +4,7 @@ functions that fit on a screen, modules read in one sitting, verbs only in the C
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,9 @@ def test_verbs_live_in_the_cli_layer():
     assert all(v.startswith("h2cm.cli.") for v in VERBS)
     outside = [n for n, p in MODULES.items() if _floor(n) > 0 and "def register(sub" in p.read_text()]
     assert outside == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.endswith("__main__")))
+def test_every_module_imports(name):
+    """A name moved between modules breaks its importers at import time: caught here, in the fast lane."""
+    importlib.import_module(name)

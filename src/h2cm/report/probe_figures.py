@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .figures import MODEL_COLOUR, TRUTH_COLOUR, latlon  # noqa: E402
+from .style import MODEL_COLOUR, TRUTH_COLOUR, latlon  # noqa: E402
 
 PRECIP_COLOUR = "#4c9be8"
 PULSE_LABELS = {"rb": "Rb", "rh": "Rh", "nee": "NEE", "npp": "NPP"}

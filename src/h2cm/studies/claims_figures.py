@@ -17,7 +17,7 @@ from ..data.regions import REGION_NAMES  # noqa: E402
 from ..evaluation.diagnostics import DIAGNOSTICS  # noqa: E402
 from ..evaluation.metrics import area_weighted_mean  # noqa: E402
 from ..evaluation.processes import EVENTS  # noqa: E402
-from ..report.figures import DPI, MONTH_LETTERS, OBS_COLOUR, TRUTH_COLOUR  # noqa: E402
+from ..report.style import DPI, MONTH_LETTERS, OBS_COLOUR, TRUTH_COLOUR  # noqa: E402
 
 COLOURS = {"hybrid": "#1f5fa8", "hybrid_priors": "#6c9bd2", "constant": "#7c3aed", "lstm": "#5fa83a"}
 FLUX_LABELS = {"nee": "NEE", "gpp": "GPP", "ter": "TER", "rh": "Rh"}
