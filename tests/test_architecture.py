@@ -101,3 +101,22 @@ def test_verbs_live_in_the_cli_layer():
 def test_every_module_imports(name):
     """A name moved between modules breaks its importers at import time: caught here, in the fast lane."""
     importlib.import_module(name)
+
+
+def test_every_import_inside_functions_names_something_that_exists():
+    """Imports inside functions run late (at call time): a name moved away must fail here, not in a study."""
+    missing = []
+    for name, path in MODULES.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.level or (node.module or "").startswith("h2cm")):
+                continue
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join([*base, node.module] if node.module else base)
+            if target not in MODULES:
+                continue
+            module = importlib.import_module(target)
+            for alias in node.names:
+                if not hasattr(module, alias.name) and f"{target}.{alias.name}" not in MODULES:
+                    missing.append(f"{name}: from {target} import {alias.name}")
+    assert missing == []

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import layout
+from .. import atomic, layout
 from ..data.cells import CellData
 from ..data.cube import load_cells, open_cube
 from ..data.splits import Split
@@ -133,8 +133,6 @@ def simulate_run(run: str | Path, cube: str | Path, window: tuple[str, str], pro
 
 def save_sims(sims: Sims, path: str | Path) -> Path:
     """Write :class:`Sims` to one ``.npz`` file (atomically)."""
-    from ..training.checkpoint import _commit, _tmp
-
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
         "test": sims.test,
@@ -146,14 +144,8 @@ def save_sims(sims: Sims, path: str | Path) -> Path:
     for group in ("test_monthly", "test_daily", "all_monthly", "all_daily", "all_means", "constants"):
         for k, v in getattr(sims, group).items():
             arrays[f"{group}/{k}"] = np.asarray(v)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 
