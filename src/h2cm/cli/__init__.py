@@ -1,8 +1,10 @@
 """The ``h2cm`` command line: a thin shell over library functions.
 
-Every verb lives in the module that implements it; the module exposes ``register(subparsers)``
-which adds its parser and sets ``func`` to a handler taking the parsed arguments and returning an
-exit code. Add a verb by adding its module to :data:`VERBS`.
+Every verb lives in a module of this package (``h2cm.cli.<name>``) that exposes
+``register(subparsers)``: it adds the verb's parser (shared options from :mod:`.options`) and sets
+``func`` to a thin handler that calls one library function and returns an exit code. Add a verb by
+adding its module to :data:`VERBS`. Bad input (a ValueError or missing file anywhere below) is one
+line on stderr and exit 2, never a traceback (``H2CM_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
