@@ -12,9 +12,10 @@ import xarray as xr
 from eval_fixtures import tiny_world
 from h2cm.cli import main
 from h2cm.constraints import MONTHLY_CONSTRAINT_KEYS
-from h2cm.evaluation.evaluate import EVAL_OUTPUT_FILES, evaluate
+from h2cm.evaluation.evaluate import evaluate
 from h2cm.evaluation.metrics import METRICS
 from h2cm.evaluation.views import VIEWS
+from h2cm.layout import EVAL_FILES
 from h2cm.schema import CONSTANT_KEYS
 
 
@@ -29,7 +30,7 @@ def summary(world):
 
 
 def test_all_files_written(world):
-    for name in EVAL_OUTPUT_FILES:
+    for name in EVAL_FILES:
         assert (world["evaluation"] / name).stat().st_size > 0, name
     assert not [p for p in world["evaluation"].iterdir() if p.name.startswith(".")]
 

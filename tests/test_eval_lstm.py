@@ -16,9 +16,10 @@ import xarray as xr
 from h2cm.baselines import LSTM_OUTPUT_KEYS, LSTMBaseline
 from h2cm.cli import main
 from h2cm.data.cube import land_cells, load_cells, open_cube
-from h2cm.evaluation.evaluate import EVAL_OUTPUT_FILES, evaluate
+from h2cm.evaluation.evaluate import evaluate
 from h2cm.evaluation.predict import predict
 from h2cm.evaluation.rundir import RunDir
+from h2cm.layout import EVAL_FILES
 from h2cm.report.html import build_report
 from h2cm.schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS, variable
 from h2cm.training.cv import run_cv
@@ -95,7 +96,7 @@ def test_asking_for_a_variable_the_lstm_does_not_predict_is_a_clear_error(lstm_r
 
 def test_evaluate_scores_what_the_lstm_predicts_and_lists_the_rest(lstm_run):
     ev = lstm_run["evaluation"]
-    for name in EVAL_OUTPUT_FILES:
+    for name in EVAL_FILES:
         assert (ev / name).is_file(), name
     s = pd.read_csv(ev / "metrics_summary.csv")
     obs = s[(s.reference == "obs") & (s.metric == "r")]

@@ -18,8 +18,9 @@ def register(sub) -> None:
 
 def check(args) -> int:
     """Exit 0: valid; 1: problems found (errors, or warnings with --strict); 2: not a readable cube."""
-    from ..data.check import CHECK_CHUNKS, format_problems
+    from ..data.check import CHECK_CHUNKS
     from ..data.check_files import check_path
+    from ..data.problems import format_problems
 
     problems = check_path(args.cube, chunks=CHECK_CHUNKS)  # also the truth group, unreadable chunks
     if any(p.variable == "(store)" for p in problems):

@@ -20,7 +20,7 @@ from ..schema import (
     VARIABLES,
 )
 from .check_store import extra_problems
-from .problems import Problem, format_problems, raise_on_errors  # noqa: F401  (format_problems: h2cm check)
+from .problems import Problem, raise_on_errors
 
 # Accepted spellings of each schema unit (CF/UDUNITS-equivalent forms people actually write).
 UNIT_ALIASES: dict[str, set[str]] = {

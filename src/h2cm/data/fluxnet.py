@@ -4,7 +4,7 @@
 (:mod:`h2cm.data.towers`, docs/cli/import-towers.md): any supported tower file, coordinates from
 ``--lat/--lon`` or the package's site table. :func:`fluxnet_cube` is kept as its library entry.
 
-NETRAD gap-fill (:func:`fill_netrad`, used by the tower importer where LW_IN exists): on the site's
+NETRAD gap-fill (:func:`h2cm.data.tower_fill.fill_netrad`, used by the tower importer where LW_IN exists): on the site's
 own days with NETRAD, fit by least squares
 ``NETRAD = a SW_IN_F + b LW_IN_F + c sigma (TA_F + 273.15)^4 + d`` (the terms of the surface
 radiation balance: absorbed shortwave, incoming and emitted longwave) and use it on the days
@@ -24,7 +24,6 @@ import xarray as xr
 
 from ..physics import LATENT_HEAT
 from .cube import save_cube
-from .tower_fill import NetradFill, fill_netrad  # noqa: F401  (the legacy NETRAD fill, documented here)
 from .tower_read import TowerFileError
 
 MISSING = -9999.0

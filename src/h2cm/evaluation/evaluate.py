@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import runtime
 from ..constraints import HEADLINE_VIEW
-from ..layout import EVAL_FILES, EVALUATION
+from ..layout import EVALUATION
 from .coverage import no_constants_text, not_evaluated_text
 from .gather import gather
 from .plan import plan_evaluation
@@ -41,7 +41,6 @@ from .score import score
 from .skill import MODEL_SOURCE, model_rows
 from .write import summary_info, write_evaluation
 
-EVAL_OUTPUT_FILES: tuple[str, ...] = tuple(EVAL_FILES)
 TRUTH_SUMMARY_KEYS: tuple[str, ...] = ("gpp", "ter", "rh", "ra", "tr", "sm", "nee", "et")  # the printed truth line
 
 

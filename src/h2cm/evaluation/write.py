@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__, atomic
-from ..layout import EVAL_FILES  # noqa: F401  (the contract this module writes)
 from .coverage import no_constants_text, not_evaluated_text
 from .datasets import daily_dataset, maps_dataset, monthly_dataset, regional_dataset, skill_cells_dataset
 from .gather import Gathered
@@ -57,7 +56,7 @@ def summary_info(plan: EvalPlan, got: Gathered, scores: Scores, seconds_total: f
 
 
 def write_evaluation(out: Path, plan: EvalPlan, got: Gathered, scores: Scores, info: dict) -> Path:
-    """Write every file of :data:`EVAL_FILES` to ``out`` at once (see the module doc)."""
+    """Write every file of :data:`h2cm.layout.EVAL_FILES` to ``out`` at once (see the module doc)."""
     attrs = global_attrs(title="H2CM evaluation", h2cm_run=str(plan.rd.path.resolve()), h2cm_cube=str(plan.cube_path))
     texts = {
         "metrics_folds.csv": scores.long.to_csv(index=False),
