@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from h2cm.model import H2CM
 from h2cm.toy import toy_inputs, toy_model_statistics
@@ -11,7 +12,7 @@ from h2cm.toy import toy_inputs, toy_model_statistics
 
 @pytest.mark.slow
 def test_compiled_days_equal_eager():
-    # 10 days in checkpointed chunks of 5, blocks of 2 days: full blocks, a 1-day remainder block,
+    # 10 days in checkpointed chunks of 5, blocks of 2 days: full blocks, a 1-day remainder,
     # the first block (state without gradients), spin-up without gradients, recomputation
     torch.manual_seed(0)
     forcing, static = toy_inputs(10, 6, seed=1)
@@ -26,7 +27,11 @@ def test_compiled_days_equal_eager():
 
     eager_out, eager_grad = run()
     assert model.compile_day(True, block_days=2)
+    counters.clear()
     compiled_out, compiled_grad = run()
+    # one graph without gradients (spin-up, the checkpointed chunks' first pass), one with them
+    # (their recomputation; its first block included); the 1-day remainders run eagerly
+    assert counters["stats"]["unique_graphs"] == 2
     model.compile_day(False)
     for key, value in eager_out.items():
         assert torch.allclose(compiled_out[key], value, rtol=1e-5, atol=1e-5 * (1 + value.abs().max().item())), key
@@ -75,7 +80,9 @@ def test_compiled_constant_model_equals_eager():
 
     eager_out, eager_grad = run()
     assert model.compile_day(True, block_days=3)
+    counters.clear()
     compiled_out, compiled_grad = run()
+    assert counters["stats"]["unique_graphs"] == 2  # spin-up without gradients, the run with them
     for key, value in eager_out.items():
         assert torch.allclose(compiled_out[key], value, rtol=1e-5, atol=1e-5 * (1 + value.abs().max().item())), key
     for name, g in eager_grad.items():

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import physics
-from .model import ModelState, ProcessModel, _collect, _compile_blocks, initial_model_state
+from .model import ModelState, ProcessModel, _collect, _compile_blocks, compiled_carry, day_blocks, initial_model_state
 from .modelkind import ModelKind, Simulation, resolve_outputs
 from .networks import NETWORK_OUTPUTS, GlobalConstants
 from .physics import Constants, DailyParams, DayForcing, ForcingTerms, StaticParams, WaterState
@@ -88,11 +88,13 @@ class ConstantModel(ProcessModel):
         terms = physics.forcing_terms(phys, k)
         params = DailyParams(*(v.expand(batch) for v in self.daily_parameters()))
         carry = (state.swe, state.sm, state.gw, state.npp)
-        block = self.__dict__.get("_compiled_block")
-        n = self.__dict__["_block_days"] if block is not None else 1
-        step = block if block is not None else constant_days
+        if self.__dict__.get("_compiled_block") is not None:
+            carry = compiled_carry(carry, (*params, *sp, *k))
+            steps = day_blocks(self, constant_days, terms)
+        else:
+            steps = ((constant_days, p) for p in zip(*(t.split(1) for t in terms), strict=True))
         rows: list[Tensor] = []
-        for piece in zip(*(t.split(n) for t in terms), strict=True):
+        for step, piece in steps:
             carry, values = step(carry, ForcingTerms(*piece), params, sp, k, keys)
             if keys:
                 rows.append(values)

@@ -136,8 +136,10 @@ class ProcessModel(ModelKind):
 
     @torch.no_grad()
     def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState):
-        """Run the whole period once without gradients; return its (detached) final state."""
-        _, final = self._run(forcing, sp, code, k, state, (), None)
+        """Run the whole period once without gradients; return its (detached) final state. The
+        loss outputs are computed and dropped: a compiled loop then runs the validation's graph
+        instead of compiling one more without outputs."""
+        _, final = self._run(forcing, sp, code, k, state, resolve_outputs("loss"), None)
         return final.detach()
 
 
@@ -204,14 +206,13 @@ class H2CM(ProcessModel):
             out = forcing.new_empty(days, len(keys), batch)
         rows = [] if out is None else None
         carry = tuple(state)
-        block = self.__dict__.get("_compiled_block")
-        if block is not None:  # compiled: blocks of days (split: one backward node, no per-day slices)
-            n = self.__dict__["_block_days"]
-            step, pieces = block, zip(exo.split(n), *(x.split(n) for x in terms), strict=True)
+        if self.__dict__.get("_compiled_block") is not None:  # compiled: blocks of days, one backward node each
+            carry = compiled_carry(carry, (*weights, *sp, *k))
+            steps = day_blocks(self, hybrid_days, (exo, *terms))
         else:  # eager: one day per call (unbind, not exo[t]: one backward node instead of one per day)
-            step, pieces = _one_day, zip(exo.unbind(0), *(x.unbind(0) for x in terms), strict=True)
+            steps = ((_one_day, p) for p in zip(exo.unbind(0), *(x.unbind(0) for x in terms), strict=True))
         t0 = 0
-        for exo_p, *terms_p in pieces:
+        for step, (exo_p, *terms_p) in steps:
             carry, values = step(carry, exo_p, ForcingTerms(*terms_p), weights, sp, k, keys)
             if keys:
                 if out is None:
@@ -263,6 +264,30 @@ def _compile_blocks(model: nn.Module, fn, enabled: bool, block_days: int, mode: 
     model.__dict__["_compiled_block"] = _owned_outputs(compiled) if mode == "reduce-overhead" else compiled
     model.__dict__["_block_days"] = int(block_days)
     return True
+
+
+def day_blocks(model: nn.Module, eager, series: Sequence[Tensor]):
+    """``(function, pieces)`` for each block of a compiled daily loop: the compiled block for
+    every whole block of ``model._block_days`` days of ``series`` (tensors with the days as
+    leading dimension), ``eager`` (the same function, not compiled) for the remaining days. So a
+    run compiles one shape per mode (with and without gradients), whatever its length."""
+    block, n = model.__dict__["_compiled_block"], model.__dict__["_block_days"]
+    days = series[0].shape[0]
+    whole = days - days % n
+    for t0 in range(0, whole, n):
+        yield block, [x[t0 : t0 + n] for x in series]
+    if whole < days:
+        yield eager, [x[whole:] for x in series]
+
+
+def compiled_carry(carry: tuple[Tensor, ...], weights: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    """The state entering a compiled loop whose ``weights`` take gradients: each field requires
+    grad (a fresh leaf where it did not), as it does between blocks, so the first block is not a
+    second compiled variant (the compiler specialises on ``requires_grad``). Otherwise detached
+    (a checkpointed chunk's first pass runs without grad on a state that requires it)."""
+    if not (torch.is_grad_enabled() and any(w.requires_grad for w in weights)):
+        return tuple(t.detach() for t in carry)
+    return tuple(t if t.requires_grad else t.detach().requires_grad_(True) for t in carry)
 
 
 def _owned_outputs(block):
