@@ -96,6 +96,8 @@ CUBES = [
     ("negative-prec", lambda d: _set(d, "prec", -2.5, (3, 1, 1)), None, "prec", ["negative", "expected >= 0"]),
     ("nan-forcing", lambda d: _set(d, "co2", np.nan, (3, 1, 1)), None, "co2", ["NaN", "expected complete forcing"]),
     ("vpd-range", lambda d: _set(d, "vpd", 900.0, (3, 1, 1)), None, "vpd", ["900", "expected within 0..200"]),
+    ("inf-forcing", lambda d: _set(d, "co2", -np.inf, (3, 1, 1)), None, "co2", ["infinite", "expected finite"]),
+    ("inf-constraint", lambda d: _set(d, "gpp", np.inf, (1, 1, 1)), None, "gpp", ["infinite", "expected finite"]),
     ("unsorted-time", _swap_days, None, "time", ["not sorted", "expected increasing"]),
     ("duplicated-day", _dup_day, None, "time", ["duplicated", "expected unique"]),
     ("missing-day", lambda d: d.drop_isel(time=[10, 11]), None, "time", ["2 missing day(s)", "2001-01-11", "expected"]),

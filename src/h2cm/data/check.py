@@ -215,7 +215,10 @@ class _Checker:
                     f"{n_nan} NaN values in {int(s[f'{k}_nancells'])} cell(s) inside the land mask; "
                     "expected complete forcing for every cell (gap-fill it or drop the cell from the mask)",
                 )
-            if not np.isfinite(lo):
+            if np.isnan(lo):  # no value at all: the NaN error above says it
+                continue
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                self.error(k, f"infinite values ({lo:g}..{hi:g}) inside the land mask; expected finite forcing")
                 continue
             if k == "tair" and (hi < CELSIUS_MAX or float(s["tair_mean"]) < 150.0):
                 self.error(
@@ -249,6 +252,9 @@ class _Checker:
                 self.error(k, "all values are NaN inside the land mask; expected some data (or drop the variable)")
                 continue
             lo, hi = float(s[f"{k}_min"]), float(s[f"{k}_max"])
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                self.error(k, f"infinite values ({lo:g}..{hi:g}) inside the land mask; expected finite values or NaN")
+                continue
             if (var.valid_min is not None and lo < var.valid_min) or (var.valid_max is not None and hi > var.valid_max):
                 self.error(
                     k, f"values {lo:g}..{hi:g} {var.units}; expected within {var.valid_min:g}..{var.valid_max:g}"
