@@ -43,6 +43,8 @@ SETTINGS: dict[str, list[str]] = {
         "train.patience=10",
     ],
     "after": [],  # the demo preset as it ships
+    # a lever measured: 1.5x the training cells on two years instead of three (about the same work per epoch)
+    "two-years-192": ["data.end=2016-12-31", "data.max_train_cells=192"],
 }
 KEYS = ("gpp", "nee", "rh")
 
@@ -75,7 +77,8 @@ def curve(cube: str, out: Path, name: str, overrides: list[str], every: int, thr
     run = out / name
     split = ensure_split(cfg, run)
     fd = load_fold_data(cfg, 0, run)
-    score = scorer(cube, np.sort(np.asarray(split.test)), (cfg.data.start, cfg.data.end))
+    shipped = load_config("demo", [f"data.cube={cube}"]).data  # every setting scored on the preset's period
+    score = scorer(cube, np.sort(np.asarray(split.test)), (shipped.start, shipped.end))
     trainer = FoldTrainer(cfg, 0, run / "fold_0", fd.train, fd.val)
     rows, spent, st = [], 0.0, trainer.state
     while st.epoch < cfg.train.epochs and not st.finished:

@@ -35,8 +35,8 @@ def test_demo_preset_keeps_the_paper_training_rules():
     assert demo.split.model_dump(exclude={"method"}) == paper.split.model_dump(exclude={"method"})
     assert (demo.split.method, demo.normalization) == ("h2cm", "fold")  # a twin world has no store statistics
     assert demo.train.epochs < paper.train.epochs
-    # the short-budget settings of the demo (docs/training.md): trained on the OCO-2 and GRACE years
-    assert (demo.data.start, demo.data.end) == ("2015-01-01", "2017-12-31")
+    # the short-budget settings of the demo (docs/training.md): trained on two OCO-2 and GRACE years
+    assert (demo.data.start, demo.data.end, demo.data.max_train_cells) == ("2015-01-01", "2016-12-31", 192)
     assert (demo.optimizer.lr, demo.scheduler.name, demo.train.spinup_refresh) == (0.01, "cosine", 4)
     # every key of the preset file is spelled out
     assert yaml.safe_load(preset_path("demo").read_text()).keys() == RunConfig().to_dict().keys()

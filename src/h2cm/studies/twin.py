@@ -58,7 +58,7 @@ SIZE_OVERRIDES: dict[str, list[str]] = {
         "data.end=2017-12-31",
         "train.compile=false",
     ],
-    "demo": [],
+    "demo": ["data.end=2017-12-31", "data.max_train_cells=128"],  # the setup of docs/studies/twin.md
 }
 
 
