@@ -118,6 +118,7 @@ def test_data_parallel_is_validated_and_needs_ray(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time under pytest -n
 def test_ray_train_fold_matches_one_process(tmp_path):
     # h2cm cv --executor ray with train.data_parallel=2: a Ray task per fold drives Ray Train's
     # TorchTrainer, whose two gloo workers train the fold

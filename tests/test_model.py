@@ -198,43 +198,49 @@ def test_gpp_et_loss_alone_reaches_all_but_q10():
 
 @pytest.mark.slow
 def test_random_weight_forwards_over_extremes_stay_finite_and_physical():
-    """1,000 forwards over extreme forcing: 100 random weight draws (including saturating
-    scales) x 10 forcing draws each."""
+    """1,000 (weights, forcing) combinations over extreme forcing: 100 random weight draws
+    (including saturating scales) x 10 forcing draws each, the 10 draws side by side as cells."""
     g = torch.Generator().manual_seed(7)
-    days, cells = 8, 24
+    days, cells, draws = 8, 24, 10
     model = H2CM()
     params = list(model.parameters())
     base = [p.detach().clone() for p in params]
-    for i in range(1000):
-        if i % 10 == 0:
-            scale = (0.1, 1.0, 5.0, 20.0)[(i // 10) % 4]
-            with torch.no_grad():
-                for p, b in zip(params, base, strict=True):
-                    p.copy_(torch.randn(b.shape, generator=g) * scale * (b.abs().mean() + 0.05))
-                model.lstms.w_in.mul_(model.lstms.in_mask)
-        tc = -50 + 100 * torch.rand(days, cells, generator=g)
-        rain = torch.where(torch.rand(days, cells, generator=g) < 0.5, 300 * torch.rand(days, cells, generator=g), 0)
-        forcing = torch.stack(
-            [
-                -150 + 550 * torch.rand(days, cells, generator=g),
-                rain,
-                tc + 273.15,
-                100 * torch.rand(days, cells, generator=g),
-                280 + 500 * torch.rand(days, cells, generator=g),
-            ],
-            dim=-1,
-        )
-        if i % 10 == 5:
-            forcing[:, :4] = torch.tensor([400.0, 300.0, 273.15 + 50, 100.0, 800.0])
-            forcing[:, 4:8] = torch.tensor([-150.0, 0.0, 273.15 - 50, 0.0, 280.0])
-        static = torch.randn(cells, 30, generator=g) * 3
+    for i in range(100):
+        scale = (0.1, 1.0, 5.0, 20.0)[i % 4]
         with torch.no_grad():
-            o = model(forcing, static, spinup=(i % 50 == 0)).outputs
+            for p, b in zip(params, base, strict=True):
+                p.copy_(torch.randn(b.shape, generator=g) * scale * (b.abs().mean() + 0.05))
+            model.lstms.w_in.mul_(model.lstms.in_mask)
+        forcing = torch.cat([_extreme_forcing(days, cells, g, corners=(j == 5)) for j in range(draws)], dim=1)
+        static = torch.randn(cells * draws, 30, generator=g) * 3
+        with torch.no_grad():
+            o = model(forcing, static, spinup=(i % 5 == 0)).outputs
         for key, v in o.items():
             assert torch.isfinite(v).all(), (i, key)
         assert (o["swe"] >= 0).all() and (o["sm"] >= 0).all() and (o["gw"] >= 0).all(), i
         smmax = model.static_parameters(static)[0].smmax
         assert (o["sm"] <= smmax * (1 + 1e-6)).all(), i
+
+
+def _extreme_forcing(days: int, cells: int, g: torch.Generator, corners: bool) -> torch.Tensor:
+    """Random forcing over (and beyond) the world's range; ``corners``: the first 8 cells at the
+    hottest-wettest-brightest and the coldest-driest-darkest corners every day."""
+    tc = -50 + 100 * torch.rand(days, cells, generator=g)
+    rain = torch.where(torch.rand(days, cells, generator=g) < 0.5, 300 * torch.rand(days, cells, generator=g), 0)
+    forcing = torch.stack(
+        [
+            -150 + 550 * torch.rand(days, cells, generator=g),
+            rain,
+            tc + 273.15,
+            100 * torch.rand(days, cells, generator=g),
+            280 + 500 * torch.rand(days, cells, generator=g),
+        ],
+        dim=-1,
+    )
+    if corners:
+        forcing[:, :4] = torch.tensor([400.0, 300.0, 273.15 + 50, 100.0, 800.0])
+        forcing[:, 4:8] = torch.tensor([-150.0, 0.0, 273.15 - 50, 0.0, 280.0])
+    return forcing
 
 
 def test_daily_water_balance_of_model_outputs():

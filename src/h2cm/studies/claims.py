@@ -51,11 +51,11 @@ VARIANT_OVERRIDES: dict[str, list[str]] = {
     "constant": ["optimizer.lr=0.1"],
     "lstm": ["train.epochs=40", "train.patience=40"],
 }
-QUICK_OVERRIDES: list[str] = [  # the tiny world in CI: small networks, 4 folds, a few days of work
+QUICK_OVERRIDES: list[str] = [  # the tiny world in CI: small networks, 2 folds, a few days of work
     "network.lstm_hidden=16",
     "network.fc_hidden=16",
     "split.block_deg=2.0",
-    "split.n_folds=4",
+    "split.n_folds=2",
     "train.batch_size=16",
     "train.val_batch_size=32",
     "train.chunk_days=120",
