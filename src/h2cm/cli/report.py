@@ -31,7 +31,7 @@ def _register_demo(sub) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="train with torch.compile'd blocks of days: no faster on the first run (compiling), 1.5x on later ones",
+        help="train with torch.compile'd blocks of days (the demo preset already does; for other presets)",
     )
     p.add_argument(
         "--maps-cells",
