@@ -92,6 +92,7 @@ def test_two_gloo_workers_end_with_the_weights_of_one_process(tmp_path):
     assert {p.name for p in fold_dir.iterdir()} >= {"best.pt", "last.pt", "log.csv", "result.json"}
 
 
+@pytest.mark.slow  # trains nothing, but builds the tiny world (about 6 s)
 def test_data_parallel_is_validated_and_needs_ray(tmp_path, monkeypatch, capsys):
     with pytest.raises(ConfigError, match="data_parallel 4 exceeds batch_size 2"):
         load_config("paper", ["train.batch_size=2", "train.data_parallel=4"])
@@ -118,7 +119,6 @@ def test_data_parallel_is_validated_and_needs_ray(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time under pytest -n
 def test_ray_train_fold_matches_one_process(tmp_path):
     # h2cm cv --executor ray with train.data_parallel=2: a Ray task per fold drives Ray Train's
     # TorchTrainer, whose two gloo workers train the fold

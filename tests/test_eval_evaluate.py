@@ -18,6 +18,7 @@ from h2cm.evaluation.views import VIEWS
 from h2cm.layout import EVAL_FILES
 from h2cm.schema import CONSTANT_KEYS
 
+pytestmark = pytest.mark.slow  # builds a world and an evaluated run per module
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):

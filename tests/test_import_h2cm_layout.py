@@ -31,6 +31,9 @@ from h2cm.training.config import load_config
 from h2cm.training.folds import normalization_statistics
 from h2cm.training.store_stats import input_statistics, loss_statistics
 
+# builds a store in the authors' layout and imports it per module (about 10 s): the slow lane
+pytestmark = pytest.mark.slow
+
 LAT = 9.55 - np.arange(10.0)  # north first, as the store's rows; 0.55 etc. differ in float32
 LON = 0.55 + np.arange(15.0)
 DAYS = pd.date_range("2001-01-01", "2001-12-31")

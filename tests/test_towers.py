@@ -294,6 +294,7 @@ def test_real_file_imports(path):
     assert not info["dropped_years"] and max(info["filled_fraction"].values()) < 0.2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(len(REAL) < 6, reason="the six shared tower files are not all present")
 def test_real_files_one_cube(tmp_path):
     rc = main(["import-towers", *map(str, REAL), "--out", str(tmp_path / "towers.zarr")])

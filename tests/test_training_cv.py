@@ -74,7 +74,6 @@ def test_ray_is_optional_with_a_clear_error(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time under pytest -n
 def test_ray_executor_trains_one_task_per_fold(tmp_path):
     ray = import_ray()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
