@@ -136,10 +136,11 @@ class ProcessModel(ModelKind):
 
     @torch.no_grad()
     def spinup(self, forcing: Tensor, sp: StaticParams, code: Tensor, k: Constants, state: ModelState):
-        """Run the whole period once without gradients; return its (detached) final state. The
-        loss outputs are computed and dropped: a compiled loop then runs the validation's graph
-        instead of compiling one more without outputs."""
-        _, final = self._run(forcing, sp, code, k, state, resolve_outputs("loss"), None)
+        """Run the whole period once without gradients; return its (detached) final state. A
+        compiled loop computes the loss outputs and drops them, so that it runs the validation's
+        graph instead of compiling one more without outputs; an eager one computes none."""
+        compiled = self.__dict__.get("_compiled_block") is not None
+        _, final = self._run(forcing, sp, code, k, state, resolve_outputs("loss") if compiled else (), None)
         return final.detach()
 
 
@@ -206,7 +207,7 @@ class H2CM(ProcessModel):
             out = forcing.new_empty(days, len(keys), batch)
         rows = [] if out is None else None
         carry = tuple(state)
-        if self.__dict__.get("_compiled_block") is not None:  # compiled: blocks of days, one backward node each
+        if self.__dict__.get("_compiled_block") is not None:  # compiled: whole blocks of days, the rest eager
             carry = compiled_carry(carry, (*weights, *sp, *k))
             steps = day_blocks(self, hybrid_days, (exo, *terms))
         else:  # eager: one day per call (unbind, not exo[t]: one backward node instead of one per day)
@@ -274,8 +275,9 @@ def day_blocks(model: nn.Module, eager, series: Sequence[Tensor]):
     block, n = model.__dict__["_compiled_block"], model.__dict__["_block_days"]
     days = series[0].shape[0]
     whole = days - days % n
-    for t0 in range(0, whole, n):
-        yield block, [x[t0 : t0 + n] for x in series]
+    # split, not a slice per block: one backward node per series, whatever the number of blocks
+    for piece in zip(*(x[:whole].split(n) for x in series), strict=True):
+        yield block, list(piece)
     if whole < days:
         yield eager, [x[whole:] for x in series]
 
