@@ -12,10 +12,11 @@ from h2cm.toy import toy_inputs, toy_model_statistics
 
 @pytest.mark.slow
 def test_compiled_days_equal_eager():
-    # 10 days in checkpointed chunks of 5, blocks of 2 days: full blocks, a 1-day remainder,
-    # the first block (state without gradients), spin-up without gradients, recomputation
+    # 11 days in checkpointed chunks of 5, blocks of 2 days: full blocks, a 1-day remainder, a last
+    # chunk shorter than a block, the first block (state without gradients), spin-up without
+    # gradients, recomputation
     torch.manual_seed(0)
-    forcing, static = toy_inputs(10, 6, seed=1)
+    forcing, static = toy_inputs(11, 6, seed=1)
     model = H2CM()
     model.set_normalization(*toy_model_statistics(forcing, static))
 
@@ -37,6 +38,20 @@ def test_compiled_days_equal_eager():
         assert torch.allclose(compiled_out[key], value, rtol=1e-5, atol=1e-5 * (1 + value.abs().max().item())), key
     for name, g in eager_grad.items():
         assert torch.allclose(compiled_grad[name], g, rtol=1e-4, atol=1e-4 * g.abs().max().item() + 1e-12), name
+
+
+def test_day_blocks_whole_blocks_then_the_rest_eagerly():
+    from h2cm.model import day_blocks
+
+    model = H2CM()
+    model.__dict__.update(_compiled_block="block", _block_days=4)
+    for days, want in ((10, [4, 4, 2]), (8, [4, 4]), (3, [3]), (0, [])):  # 3: no empty compiled block
+        x, y = torch.arange(days), torch.zeros(days, 2)
+        got = list(day_blocks(model, "eager", [x, y]))
+        assert [len(p[0]) for _, p in got] == want, days
+        assert [f for f, _ in got] == ["block"] * (days // 4) + ["eager"] * (days % 4 > 0)
+        if got:
+            assert torch.equal(torch.cat([p[0] for _, p in got]), x)
 
 
 def test_compile_day_rejects_bad_block_size():

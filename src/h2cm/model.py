@@ -275,9 +275,11 @@ def day_blocks(model: nn.Module, eager, series: Sequence[Tensor]):
     block, n = model.__dict__["_compiled_block"], model.__dict__["_block_days"]
     days = series[0].shape[0]
     whole = days - days % n
-    # split, not a slice per block: one backward node per series, whatever the number of blocks
-    for piece in zip(*(x[:whole].split(n) for x in series), strict=True):
-        yield block, list(piece)
+    # split, not a slice per block: one backward node per series, whatever the number of blocks;
+    # none for a series shorter than a block (split would give one empty piece)
+    if whole:
+        for piece in zip(*(x[:whole].split(n) for x in series), strict=True):
+            yield block, list(piece)
     if whole < days:
         yield eager, [x[whole:] for x in series]
 
