@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.cells import CellData
+from ..data.gridio import read_cells
 from ..kinds import kind_label
 from ..modelkind import ModelKind, resolve_outputs
 from ..schema import CONSTANT_KEYS, STATIC_PARAMETER_KEYS
@@ -200,14 +201,12 @@ def _stored_blocks(store, t0, load, cell_batches, ii, jj, keys, static_keys, pro
         for cells in cell_batches:
             cells = np.asarray(cells, dtype=np.int64)
             data = load(cells)
-            y0, y1 = int(ii[cells].min()), int(ii[cells].max()) + 1
-            x0, x1 = int(jj[cells].min()), int(jj[cells].max()) + 1
-            li, lj = ii[cells] - y0, jj[cells] - x0
-            static = {k: np.asarray(store[f"{k}_fold"][:, y0:y1, x0:x1])[:, li, lj] for k in static_keys}
+            ci, cj = ii[cells], jj[cells]
+            static = {k: read_cells(store[f"{k}_fold"], (slice(None),), ci, cj) for k in static_keys}
             pieces = year_slices(data.time)
             for i, days in enumerate(pieces):
                 ts = slice(t0 + days.start, t0 + days.stop)
-                out = {k: np.asarray(store[f"{k}_fold"][:, ts, y0:y1, x0:x1])[:, :, li, lj] for k in keys}
+                out = {k: read_cells(store[f"{k}_fold"], (slice(None), ts), ci, cj) for k in keys}
                 yield Block(cells, data, days, out, static, i == 0, i == len(pieces) - 1)
             bar.update(len(cells))
     finally:

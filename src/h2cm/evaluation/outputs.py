@@ -275,25 +275,31 @@ def ensemble_template(
     ct = min(nt, 12 if monthly else chunks[0])
     cs = chunks[1]
     data_vars: dict[str, xr.DataArray] = {}
+    store_chunks: dict[str, tuple[int, ...]] = {}
 
-    def nan(shape, chunk):
-        return da.full(shape, np.nan, dtype=np.float32, chunks=chunk)
+    def nan(name, shape, chunk):
+        # one dask chunk per variable (a small graph: writing the template with compute=False then
+        # takes a fraction of a second, not one graph node per storage chunk); stored in ``chunk``
+        store_chunks[name] = chunk
+        return da.full(shape, np.nan, dtype=np.float32, chunks=shape)
 
     stats = [*STATS, *(("fold",) if per_fold else ())]
     for key in keys:
         for stat in stats:
+            name = stat_name(key, stat)
             if stat == "fold":
-                arr, dims = nan((nf, nt, ny, nx), (1, ct, cs, cs)), ("fold", "time", "lat", "lon")
+                arr, dims = nan(name, (nf, nt, ny, nx), (1, ct, cs, cs)), ("fold", "time", "lat", "lon")
             else:
-                arr, dims = nan((nt, ny, nx), (ct, cs, cs)), ("time", "lat", "lon")
-            data_vars[stat_name(key, stat)] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat, monthly))
+                arr, dims = nan(name, (nt, ny, nx), (ct, cs, cs)), ("time", "lat", "lon")
+            data_vars[name] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat, monthly))
     for key in static_keys:
         for stat in stats:
+            name = stat_name(key, stat)
             if stat == "fold":
-                arr, dims = nan((nf, ny, nx), (1, cs, cs)), ("fold", "lat", "lon")
+                arr, dims = nan(name, (nf, ny, nx), (1, cs, cs)), ("fold", "lat", "lon")
             else:
-                arr, dims = nan((ny, nx), (cs, cs)), ("lat", "lon")
-            data_vars[stat_name(key, stat)] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat))
+                arr, dims = nan(name, (ny, nx), (cs, cs)), ("lat", "lon")
+            data_vars[name] = xr.DataArray(arr, dims=dims, attrs=variable_attrs(key, stat))
     for key in constant_keys:
         for stat in stats:
             shape, dims = ((nf,), ("fold",)) if stat == "fold" else ((), ())
@@ -303,9 +309,8 @@ def ensemble_template(
     ds = xr.Dataset(data_vars, coords=coords, attrs=global_attrs(**(attrs or {})))
     for name, var in ds.data_vars.items():
         var.encoding["_FillValue"] = np.nan
-        if isinstance(var.data, da.Array):
-            var.encoding["chunks"] = tuple(c[0] for c in var.data.chunks)
-        del name
+        if name in store_chunks:
+            var.encoding["chunks"] = store_chunks[name]
     ds["time"].encoding.update(TIME_ENCODING)
     ds["time_bnds"].encoding.update(TIME_ENCODING)
     for name in NO_FILL:

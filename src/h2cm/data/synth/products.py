@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from ...schema import COORD_ATTRS, cf_attrs
+from ..gridio import write_cells
 from .observe import monthly_means
 from .process_ensemble import (
     MEMBER_RANGES,
@@ -111,7 +112,7 @@ def product_attrs(name: str, seed: int, size: str, **extra) -> dict[str, object]
 
 
 def _lazy_grid(nm: int, ny: int, nx: int) -> da.Array:
-    return da.full((nm, ny, nx), np.nan, dtype=np.float32, chunks=(nm, 5, 5))
+    return da.full((nm, ny, nx), np.nan, dtype=np.float32, chunks=(nm, ny, nx))  # one dask chunk: see world._lazy
 
 
 def product_template(name: str, months, lat_coord: xr.DataArray, lon_coord: xr.DataArray, attrs) -> xr.Dataset:
@@ -188,9 +189,8 @@ class WorldProducts:
         smmax, alpha_ei = (np.asarray(truth_static[k], dtype=np.float64)[br + r0, bc] for k in ("smmax", "alpha_ei"))
         res = run_members(weather, smmax, alpha_ei, clim, self.time, self.members)
         group = root[f"{PRODUCTS_GROUP}/{PROCESS_ENSEMBLE}"]
-        shape = (r1 - r0, self.mask.shape[1])
         for k in PRODUCT_KEYS[PROCESS_ENSEMBLE]:
-            group[k][:, r0:r1, :] = _scatter(np.median(res[k], axis=1), br, bc, shape)
+            write_cells(group[k], np.median(res[k], axis=1), br + r0, bc, (r0, r1))
         pos = self.position[br + r0, bc]
         for k in ("rn", "prec", "tair", "vpd"):
             self.monthly[k][:, pos] = monthly_means(weather[k], self.time, self.months)
@@ -215,13 +215,7 @@ class WorldProducts:
         group = root[f"{PRODUCTS_GROUP}/{DATA_DRIVEN}"]
         for i, k in enumerate(TARGETS):
             v = np.clip(pred[..., i], 0.0, None) if k in ("gpp", "ter") else pred[..., i]
-            group[k][:] = _scatter(v, rows, cols, self.mask.shape)
+            write_cells(group[k], v, rows, cols, (0, self.mask.shape[0]))
         tower = np.zeros(self.mask.shape, dtype=np.int8)
         tower[rows[self.towers], cols[self.towers]] = 1
         group["tower"][:] = tower
-
-
-def _scatter(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    dense = np.full((values.shape[0], *shape), np.nan, dtype=np.float32)
-    dense[:, rows, cols] = values
-    return dense

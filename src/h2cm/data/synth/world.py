@@ -39,6 +39,7 @@ from ..cube import (
     write_dataset,
 )
 from ..geography import Geography, load_geography
+from ..gridio import write_cells
 from .observe import INVERSIONS, NOISE, grace_missing_months, inversion, monthly_means, observe, observed_keys
 from .products import PRODUCT_GROUPS, WorldProducts
 from .static import static_features
@@ -173,10 +174,10 @@ def _plan_world(spec: WorldSize, seed: int) -> _World:
 # --- template and blocks ------------------------------------------------------------------------
 
 
-def _lazy(shape: tuple[int, ...], dims: tuple[str, ...], sizes: dict[str, int]) -> da.Array:
-    return da.full(
-        shape, np.nan, dtype=np.float32, chunks=tuple(sizes.get(d, n) for d, n in zip(dims, shape, strict=True))
-    )
+def _lazy(shape: tuple[int, ...]) -> da.Array:
+    """An all-NaN lazy array in one dask chunk: the templates are written with ``compute=False``
+    (storage chunks from :func:`encoding_for`), so a small graph is all they need."""
+    return da.full(shape, np.nan, dtype=np.float32, chunks=shape)
 
 
 def _templates(w: _World) -> tuple[xr.Dataset, xr.Dataset]:
@@ -190,10 +191,9 @@ def _templates(w: _World) -> tuple[xr.Dataset, xr.Dataset]:
         "feature": np.array(STATIC_FEATURE_KEYS, dtype=object),
     }
     nt, nm, ny, nx = len(w.time), len(w.months), len(w.lat), len(w.lon)
-    sizes = {"time": nt, "month": nm, "lat": 5, "lon": 5}
-    data = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx), ("time", "lat", "lon"), sizes)) for k in FORCING_KEYS}
-    data.update({k: (("month", "lat", "lon"), _lazy((nm, ny, nx), ("month", "lat", "lon"), sizes)) for k in w.obs_keys})
-    data["cue"] = (("lat", "lon"), _lazy((ny, nx), ("lat", "lon"), sizes))
+    data = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx))) for k in FORCING_KEYS}
+    data.update({k: (("month", "lat", "lon"), _lazy((nm, ny, nx))) for k in w.obs_keys})
+    data["cue"] = (("lat", "lon"), _lazy((ny, nx)))
     data["static"] = (("lat", "lon", "feature"), w.static)
     data["cell_area"] = (("lat", "lon"), w.area)
     data["land_mask"] = (("lat", "lon"), w.mask.astype(np.int8))
@@ -208,7 +208,7 @@ def _templates(w: _World) -> tuple[xr.Dataset, xr.Dataset]:
         h2cm_world_version=WORLD_VERSION,
     )
     tcoords = {"time": w.time, "lat": w.lat, "lon": w.lon}
-    tdata = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx), ("time", "lat", "lon"), sizes)) for k in TRUTH_KEYS}
+    tdata = {k: (("time", "lat", "lon"), _lazy((nt, ny, nx))) for k in TRUTH_KEYS}
     tdata.update({k: (("lat", "lon"), w.truth_static[k]) for k in ("smmax", "alpha_ei")})
     tdata.update({k: ((), np.float64(v)) for k, v in TRUTH_CONSTANTS.items()})
     truth = xr.Dataset(tdata, coords=tcoords)
@@ -259,13 +259,6 @@ def _blocks(mask: np.ndarray, block_cells: int, band: int = 5) -> list[tuple[int
                 blocks.append((start, r1))
             start, n = r1, 0
     return blocks
-
-
-def _scatter(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(X, cells) -> dense (X, *shape) with NaN where there is no cell."""
-    dense = np.full((values.shape[0], *shape), np.nan, dtype=np.float32)
-    dense[:, rows, cols] = values
-    return dense
 
 
 def make_twin_world(
@@ -348,16 +341,16 @@ def _generate_block(w: _World, b: int, gr: np.ndarray, gc: np.ndarray) -> tuple[
 def _write_block(root, w: _World, r0: int, r1: int, br, bc, weather, truth, obs) -> None:
     """Write one block (grid rows ``r0:r1``, its cells at ``br, bc`` within them): forcing,
     observations but the inversions, CUE, and the daily truth."""
-    shape = (r1 - r0, len(w.lon))
+    rows, band = br + r0, (r0, r1)
     for k in FORCING_KEYS:
-        root[k][:, r0:r1, :] = _scatter(weather[k], br, bc, shape)
+        write_cells(root[k], weather[k], rows, bc, band)
     for k in w.obs_keys:
         if k not in INVERSIONS:
-            root[k][:, r0:r1, :] = _scatter(obs[k], br, bc, shape)
-    root["cue"][r0:r1, :] = _scatter(obs["cue"][None], br, bc, shape)[0]
+            write_cells(root[k], obs[k], rows, bc, band)
+    write_cells(root["cue"], obs["cue"], rows, bc, band)
     troot = root[TRUTH_GROUP]
     for k in TRUTH_KEYS:
-        troot[k][:, r0:r1, :] = _scatter(truth[k], br, bc, shape)
+        write_cells(troot[k], truth[k], rows, bc, band)
 
 
 def _to_netcdf(store: Path, out: Path) -> None:
