@@ -45,3 +45,19 @@ def test_read_cells_equals_fancy_indexing(tmp_path, zarr_format):
     got = read_cells(arr, (slice(None), slice(1, 4)), rows[pick], cols[pick])
     np.testing.assert_array_equal(got, dense[:, 1:4][:, :, rows[pick], cols[pick]])
     assert read_cells(arr, (slice(None), slice(1, 4)), rows[:0], cols[:0]).shape == (2, 3, 0)
+
+
+def test_write_cells_into_a_slice_of_the_leading_dimensions(tmp_path):
+    rows, cols, values = _cells(3)
+    root = zarr.open_group(str(tmp_path / "w.zarr"), mode="w", zarr_format=2)
+    arr = root.create_array("x", shape=(2, 9, 9, 10), chunks=(1, 9, 4, 3), dtype="f4", fill_value=np.nan)
+    arr[:] = -1.0  # outside the written slice nothing changes
+    write_cells(arr, np.stack([values[:3], values[3:6]]), rows, cols, (0, 9), lead=(slice(None), slice(2, 5)))
+    want = np.full((2, 9, 9, 10), -1.0, dtype=np.float32)
+    ch = np.zeros((9, 10), dtype=bool)  # every position of a tile holding a cell becomes NaN first
+    for r, c in zip(rows, cols, strict=True):
+        ch[r // 4 * 4 : r // 4 * 4 + 4, c // 3 * 3 : c // 3 * 3 + 3] = True
+    want[:, 2:5][:, :, ch] = np.nan
+    want[:, 2:5, rows, cols] = np.stack([values[:3], values[3:6]])
+    np.testing.assert_array_equal(arr[:], want)
+

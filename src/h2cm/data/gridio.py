@@ -23,12 +23,15 @@ def _tiles(array, rows: np.ndarray, cols: np.ndarray) -> Iterator[tuple[np.ndarr
         yield idx, int(rows[idx[0]] // ch_r * ch_r), int(cols[idx[0]] // ch_c * ch_c), ch_r
 
 
-def write_cells(array, values: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_range: tuple[int, int]) -> None:
-    """Set ``array[..., rows, cols] = values`` (``values``: ``(*leading, cells)``; ``rows``,
-    ``cols``: the cells' grid indices) and NaN in every other position of the rows ``row_range``
-    (start, stop) that share a chunk tile with a cell. Tiles without a cell are left untouched:
-    zarr reads them as the fill value (NaN). Only rows inside ``row_range`` are written, so bands
-    that split a chunk do not overwrite each other."""
+def write_cells(
+    array, values: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_range: tuple[int, int], lead: tuple = ()
+) -> None:
+    """Set ``array[(*lead, rows, cols)] = values`` (``values``: ``(*leading, cells)``; ``rows``,
+    ``cols``: the cells' grid indices; ``lead`` selects the leading dimensions, all of them by
+    default) and NaN in every other position of the rows ``row_range`` (start, stop) that share a
+    chunk tile with a cell. Tiles without a cell are left untouched: zarr reads them as the fill
+    value (NaN). Only rows inside ``row_range`` are written, so bands that split a chunk do not
+    overwrite each other."""
     rows, cols = np.asarray(rows), np.asarray(cols)
     values = np.asarray(values, dtype=np.float32)
     r_lo, r_hi = row_range
@@ -37,7 +40,7 @@ def write_cells(array, values: np.ndarray, rows: np.ndarray, cols: np.ndarray, r
         x1 = min(x0 + array.chunks[-1], array.shape[-1])
         tile = np.full((*values.shape[:-1], y1 - y0, x1 - x0), np.nan, dtype=np.float32)
         tile[..., rows[idx] - y0, cols[idx] - x0] = values[..., idx]
-        array[..., y0:y1, x0:x1] = tile
+        array[(*lead, ..., slice(y0, y1), slice(x0, x1))] = tile
 
 
 def read_cells(array, lead: tuple, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import xarray as xr
 import zarr
 
 from .. import atomic, runtime
+from ..data.gridio import write_cells
 from . import io
 from .ensemble import ensemble_constants, ensemble_static_keys, run_ensemble, select_outputs
 from .outputs import ensemble_stats, ensemble_template, netcdf_dataset, stat_name
@@ -82,22 +83,12 @@ def tile_batches(ii: np.ndarray, jj: np.ndarray, cells: np.ndarray, tile: int, b
 class _Writer:
     """Writes ensemble blocks into a zarr store created from :func:`ensemble_template`."""
 
-    def __init__(self, path: Path, template: xr.Dataset, ii, jj, tile: int, monthly: bool, per_fold: bool):
+    def __init__(self, path: Path, template: xr.Dataset, ii, jj, monthly: bool, per_fold: bool):
         self.group = zarr.open_group(str(path), mode="r+")
         self.time = pd.DatetimeIndex(template["time"].values)
         self.ii, self.jj = ii, jj
-        self.tile, self.monthly, self.per_fold = tile, monthly, per_fold
-        self.ny, self.nx = template.sizes["lat"], template.sizes["lon"]
-
-    def _tiles(self, cells: np.ndarray):
-        """(lat slice, lon slice, positions of the batch's cells in the tile, their local indices)."""
-        ii, jj = self.ii[cells], self.jj[cells]
-        ti, tj = ii // self.tile, jj // self.tile
-        for a, b in sorted(set(zip(ti.tolist(), tj.tolist(), strict=True))):
-            sel = np.flatnonzero((ti == a) & (tj == b))
-            ys = slice(a * self.tile, min((a + 1) * self.tile, self.ny))
-            xs = slice(b * self.tile, min((b + 1) * self.tile, self.nx))
-            yield ys, xs, sel, ii[sel] - ys.start, jj[sel] - xs.start
+        self.monthly, self.per_fold = monthly, per_fold
+        self.ny = template.sizes["lat"]
 
     def write_block(self, block, keys: Sequence[str]) -> None:
         times = block.time
@@ -111,30 +102,20 @@ class _Writer:
         if t0 < 0:
             raise RuntimeError(f"block time {times[0]} not in the output time axis")
         ts = slice(t0, t0 + len(times))
+        rows, cols, band = self.ii[block.cells], self.jj[block.cells], (0, self.ny)
         for key in keys:
             v = values[key]  # (F, T, N)
-            stats = ensemble_stats(v, axis=0)
-            for ys, xs, sel, li, lj in self._tiles(block.cells):
-                shape = (ts.stop - ts.start, ys.stop - ys.start, xs.stop - xs.start)
-                for stat, arr in stats.items():
-                    grid = np.full(shape, np.nan, dtype=np.float32)
-                    grid[:, li, lj] = arr[:, sel]
-                    self.group[stat_name(key, stat)][ts, ys, xs] = grid
-                if self.per_fold:
-                    grid = np.full((v.shape[0], *shape), np.nan, dtype=np.float32)
-                    grid[:, :, li, lj] = v[:, :, sel]
-                    self.group[stat_name(key, "fold")][:, ts, ys, xs] = grid
-        if block.first:
+            for stat, arr in ensemble_stats(v, axis=0).items():
+                write_cells(self.group[stat_name(key, stat)], arr, rows, cols, band, lead=(ts,))
+            if self.per_fold:
+                write_cells(self.group[stat_name(key, "fold")], v, rows, cols, band, lead=(slice(None), ts))
+        if block.first:  # a batch holds whole tiles (tile_batches): no other batch writes into them
             for key, v in block.static.items():  # (F, N)
                 entries = dict(ensemble_stats(v, axis=0))
                 if self.per_fold:
                     entries["fold"] = v
-                for ys, xs, sel, li, lj in self._tiles(block.cells):
-                    for stat, arr in entries.items():
-                        name = stat_name(key, stat)
-                        current = np.asarray(self.group[name][..., ys, xs])
-                        current[..., li, lj] = arr[..., sel]
-                        self.group[name][..., ys, xs] = current
+                for stat, arr in entries.items():
+                    write_cells(self.group[stat_name(key, stat)], arr, rows, cols, band)
 
     def write_constants(self, constants: dict[str, np.ndarray]) -> None:
         for key, v in constants.items():
@@ -188,7 +169,7 @@ def predict(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 template.to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=True)
-            writer = _Writer(store, template, ii_all, jj_all, tile, monthly, per_fold)
+            writer = _Writer(store, template, ii_all, jj_all, monthly, per_fold)
             batches = tile_batches(ii_all[sel], jj_all[sel], sel, tile, batch_cells)
             per = (days[0], days[-1])
             blocks = run_ensemble(
