@@ -65,3 +65,17 @@ def test_a_corrupt_history_is_one_line_exit_2(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "line 2" in err and str(hist) in err
+
+
+def test_machine_id_names_the_cpu_model_and_its_vector_instructions(tmp_path):
+    import platform
+
+    import torch
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654\nflags\t: avx2\n")
+    assert bh.cpu_model(info) == "AMD EPYC 9654"
+    assert bh.cpu_model(tmp_path / "absent") == (platform.processor() or "?")
+    fields = bh.machine_id().split("|")
+    assert fields[3] == torch.backends.cpu.get_cpu_capability() and fields[2] == bh.cpu_model()
+    assert fields[0] == platform.node() and fields[4] == str(__import__("os").cpu_count())
