@@ -64,6 +64,7 @@ SIZE_OVERRIDES: dict[str, list[str]] = {
         "train.epochs=16",
         "train.patience=16",
         "train.val_batch_size=128",
+        "train.validate_every=3",
     ],
 }
 
