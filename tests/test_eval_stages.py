@@ -65,3 +65,31 @@ def test_a_truth_variable_off_the_layout_is_named_and_the_rest_scored(tmp_path, 
     s = pd.read_csv(ev / "metrics_summary.csv")
     truth_targets = set(s[s.reference == "truth"].target)
     assert "gpp" not in truth_targets and {"nee", "ter", "et"} <= truth_targets
+
+
+def test_the_fold_ensemble_is_scored_against_the_truth(tmp_path_factory):
+    """summary.json's ensemble_truth: r of the mean of the folds (area-weighted mean over test
+    cells) against the truth, recomputed here by hand from monthly_test.nc. Three folds, so that
+    the mean differs from the median."""
+    base = tmp_path_factory.mktemp("three_folds")
+    run = make_run(base / "run", make_cube(base / "cube.zarr"), folds=3)
+    ev = evaluate(run, out=base / "ev", maps_cells="test", threads=1, progress=False)
+    info = json.loads((ev / "summary.json").read_text())
+    ens = info["ensemble_truth"]
+    assert {"gpp", "nee"} <= set(ens) and set(ens["nee"]) == {"monthly", "msc", "anomaly"}
+    with xr.open_dataset(ev / "monthly_test.nc") as ds:
+        assert ds.sizes["fold"] == 3
+        w = ds["cell_area"].values
+        for k in ("gpp", "nee"):
+            model = (ds[f"model_{k}"].mean("fold").values * w).sum(-1) / w.sum()
+            truth = (ds[f"truth_{k}"].values * w).sum(-1) / w.sum()
+            moy = pd.DatetimeIndex(ds["month"].values).month.values
+            msc = [np.array([x[moy == m].mean() for m in range(1, 13)]) for x in (model, truth)]
+            assert ens[k]["monthly"] == pytest.approx(np.corrcoef(model, truth)[0, 1], abs=1e-6)
+            assert ens[k]["msc"] == pytest.approx(np.corrcoef(*msc)[0, 1], abs=1e-6)
+    from h2cm.evaluation.evaluate import summary_text
+
+    summary = pd.read_csv(ev / "metrics_summary.csv")
+    constants = pd.read_csv(ev / "constants.csv")
+    text = summary_text(summary, constants, info)
+    assert f"nee={ens['nee']['msc']:.3f}" in text.split("fold ensemble (mean of folds)")[1]

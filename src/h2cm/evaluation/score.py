@@ -51,6 +51,7 @@ class Scores:
     constants: pd.DataFrame  # learned constants per fold, median, range, truth
     truth: Truth
     headline: dict[str, dict[str, float]]
+    ensemble_truth: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> view -> r
 
 
 def score(plan: EvalPlan, got: Gathered) -> Scores:
@@ -68,7 +69,23 @@ def score(plan: EvalPlan, got: Gathered) -> Scores:
     for k, (label, _) in DIAGNOSTICS.items():  # recorded for summary.json's not_evaluated
         plan.cov.has(f"derived efficiency {k.upper()}, {label}", diagnostic_outputs(k))
     constants = constants_table(ensemble_constants(plan.models), plan.folds, truth.constants)
-    return Scores(long, summary, cells, constants, truth, headline_metrics(summary))
+    ens = ensemble_truth_skill(plan, got, truth)
+    return Scores(long, summary, cells, constants, truth, headline_metrics(summary), ens)
+
+
+def ensemble_truth_skill(plan: EvalPlan, got: Gathered, truth: Truth) -> dict[str, dict[str, float]]:
+    """r of the fold ensemble (the mean of the folds' monthly values at each test cell) against
+    the hidden truth, per output and view, on the area-weighted mean over test cells: one number
+    where the per-fold rows give a median and range (the figure the demo's skill thresholds use)."""
+    area = plan.area[plan.test]
+    out: dict[str, dict[str, float]] = {}
+    for k, ref in truth.monthly.items():
+        if k not in got.monthly.values:
+            continue
+        mean = np.mean(np.asarray(got.monthly.values[k], dtype=np.float64), axis=0)
+        res = global_skill(mean[None], ref, area, plan.months, k)
+        out[k] = {v: float(res[v]["r"][0]) for v in res}
+    return out
 
 
 def _cell_skill_array(res: dict, reference: str, target: str) -> xr.DataArray:

@@ -49,6 +49,7 @@ def summary_info(plan: EvalPlan, got: Gathered, scores: Scores, seconds_total: f
         "seconds_simulation": round(got.seconds, 1),
         "seconds_total": round(seconds_total, 1),
         "headline": scores.headline,
+        "ensemble_truth": scores.ensemble_truth,
         "compare": plan.compare,
         "config_name": plan.rd.config.get("name"),
         **plan.cov.summary(),
