@@ -74,6 +74,22 @@ def test_page_content(report):
     assert "http://" not in page and "https://" not in page  # self-contained: nothing fetched
 
 
+def test_the_fold_ensemble_against_the_truth_is_in_the_report(report, tmp_path_factory):
+    import json
+
+    from h2cm.evaluation.skill import fmt
+
+    info = json.loads((tiny_world(tmp_path_factory)["evaluation"] / "summary.json").read_text())
+    page = report.read_text()
+    section = page.split("The fold ensemble against the truth", 1)[1].split("</table>", 1)[0]
+    for key in ("gpp", "nee"):
+        row = section.split(f'<td class="l">{key}</td>', 1)[1].split("</tr>", 1)[0]
+        assert f">{fmt(info['ensemble_truth'][key]['msc'])}<" in row, key
+    from h2cm.report.sections import ensemble_truth_html
+
+    assert ensemble_truth_html({}) == ""  # an evaluation written before the field existed
+
+
 def test_report_cli_rebuilds_atomically(tmp_path_factory, tmp_path, capsys):
     world = tiny_world(tmp_path_factory)
     out = tmp_path / "rep"

@@ -262,6 +262,21 @@ def truth_section(r: ReportInputs) -> str:
         + _figure(tm, "Truth vs model maps")
         + _figure(tb, "Skill against the truth across folds")
         + _table(skill_table(r.summary, "truth"), left=("target", "view"))
+        + ensemble_truth_html(r.info)
+    )
+
+
+def ensemble_truth_html(info: dict) -> str:
+    """The fold ensemble's r against the truth (``summary.json``'s ``ensemble_truth``): one number
+    per output and view; empty for evaluations written before it was recorded."""
+    ens = info.get("ensemble_truth") or {}
+    if not ens:
+        return ""
+    views = [v for v in VIEW_LABELS if any(v in x for x in ens.values())]
+    df = pd.DataFrame([{"output": k, **{VIEW_LABELS[v]: x.get(v, np.nan) for v in views}} for k, x in ens.items()])
+    return (
+        "<h3>The fold ensemble against the truth</h3><p>r of the mean of the folds (area-weighted mean "
+        "over the test cells), one number per output and view.</p>" + _table(df, left=("output",))
     )
 
 
