@@ -68,6 +68,7 @@ def test_a_corrupt_history_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_machine_id_names_the_cpu_model_and_its_vector_instructions(tmp_path):
+    import os
     import platform
 
     import torch
@@ -78,4 +79,4 @@ def test_machine_id_names_the_cpu_model_and_its_vector_instructions(tmp_path):
     assert bh.cpu_model(tmp_path / "absent") == (platform.processor() or "?")
     fields = bh.machine_id().split("|")
     assert fields[3] == torch.backends.cpu.get_cpu_capability() and fields[2] == bh.cpu_model()
-    assert fields[0] == platform.node() and fields[4] == str(__import__("os").cpu_count())
+    assert fields[0] == platform.node() and fields[4] == str(os.cpu_count())

@@ -60,4 +60,3 @@ def test_write_cells_into_a_slice_of_the_leading_dimensions(tmp_path):
     want[:, 2:5][:, :, ch] = np.nan
     want[:, 2:5, rows, cols] = np.stack([values[:3], values[3:6]])
     np.testing.assert_array_equal(arr[:], want)
-

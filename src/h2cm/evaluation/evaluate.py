@@ -99,7 +99,7 @@ def summary_text(summary: pd.DataFrame, constants: pd.DataFrame, info: dict) -> 
         lines.append("against the hidden truth (monthly r): " + " ".join(parts))
     ens = info.get("ensemble_truth") or {}
     if ens:
-        parts = [f"{k}={ens[k]['msc']:.3f}" for k in TRUTH_SUMMARY_KEYS if k in ens and "msc" in ens[k]]
+        parts = [f"{k}={ens[k]['msc']:.3f}" for k in TRUTH_SUMMARY_KEYS if k in ens]
         lines.append("fold ensemble (mean of folds) against the hidden truth (seasonal-cycle r): " + " ".join(parts))
     c = constants.set_index("constant")
     parts = []

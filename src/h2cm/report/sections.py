@@ -272,8 +272,7 @@ def ensemble_truth_html(info: dict) -> str:
     ens = info.get("ensemble_truth") or {}
     if not ens:
         return ""
-    views = [v for v in VIEW_LABELS if any(v in x for x in ens.values())]
-    df = pd.DataFrame([{"output": k, **{VIEW_LABELS[v]: x.get(v, np.nan) for v in views}} for k, x in ens.items()])
+    df = pd.DataFrame([{"output": k, **{VIEW_LABELS[v]: r for v, r in x.items()}} for k, x in ens.items()])
     return (
         "<h3>The fold ensemble against the truth</h3><p>r of the mean of the folds (area-weighted mean "
         "over the test cells), one number per output and view.</p>" + _table(df, left=("output",))
