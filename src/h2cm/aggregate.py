@@ -18,13 +18,15 @@ def month_index(days: pd.DatetimeIndex, months: pd.DatetimeIndex) -> np.ndarray:
 
 def monthly_mean(daily: Tensor, day_month: Tensor, n_months: int) -> Tensor:
     """Mean over the days of each month: (T, ...) -> (n_months, ...). Days with index -1 are
-    ignored; months without days are NaN."""
-    valid = day_month >= 0
-    idx = day_month[valid]
-    x = daily[valid]
-    sums = x.new_zeros((n_months, *x.shape[1:])).index_add(0, idx, x)
-    counts = torch.zeros(n_months, dtype=x.dtype, device=x.device).index_add(
-        0, idx, torch.ones_like(idx, dtype=x.dtype)
-    )
-    counts = counts.reshape(n_months, *([1] * (x.dim() - 1)))
+    ignored; months without days are NaN.
+
+    Days outside every month go to an extra bucket that is dropped, instead of being masked out:
+    a boolean mask's data-dependent shape would make each call wait for the device (CUDA) and
+    cannot run where shapes must be known in advance (the ``meta`` device of the tests)."""
+    idx = torch.where(day_month >= 0, day_month, n_months)
+    sums = daily.new_zeros((n_months + 1, *daily.shape[1:])).index_add(0, idx, daily)[:n_months]
+    counts = torch.zeros(n_months + 1, dtype=daily.dtype, device=daily.device).index_add(
+        0, idx, torch.ones_like(idx, dtype=daily.dtype)
+    )[:n_months]
+    counts = counts.reshape(n_months, *([1] * (daily.dim() - 1)))
     return torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, float("nan")))

@@ -67,18 +67,19 @@ def _masked(x: Tensor, valid: Tensor) -> Tensor:
     return torch.where(valid, x, torch.zeros_like(x))
 
 
-def _zeros_like_loss(x: Tensor) -> Tensor:
-    return x.new_zeros(())
+def _mean_where(x: Tensor, keep: Tensor) -> Tensor:
+    """Mean of ``x`` over the entries where ``keep`` (0 if none). Masked rather than indexed:
+    a boolean index has a data-dependent shape, which makes the loss wait for the device on a
+    GPU and cannot run on the ``meta`` device the tests use as a stand-in for one."""
+    return _masked(x, keep).sum() / keep.sum().clamp(min=1).to(x.dtype)
 
 
 def per_cell_mse(model: Tensor, obs: Tensor, valid: Tensor) -> Tensor:
-    """Squared error over each cell's valid entries (dim 0), averaged over cells with any."""
+    """Squared error over each cell's valid entries (dim 0), averaged over cells with any
+    (0 if none has)."""
     n = valid.sum(0)
     se = _masked(model - _masked(obs, valid), valid).square().sum(0)
-    has = n > 0
-    if not bool(has.any()):
-        return _zeros_like_loss(model)
-    return (se[has] / n[has]).mean()
+    return _mean_where(se / n.clamp(min=1), n > 0)
 
 
 def zscore(x: Tensor, mean: float, std: float) -> Tensor:
@@ -100,7 +101,8 @@ def _cell_mean(x: Tensor, valid: Tensor) -> Tensor:
 def seasonal_cycle(x: Tensor, valid: Tensor, month_of_year: Tensor) -> tuple[Tensor, Tensor]:
     """Mean seasonal cycle ``(12, N)`` of monthly values ``(M, N)`` over their valid entries, and
     which calendar months have any. ``month_of_year``: ``(M,)`` in 0..11."""
-    onehot = torch.nn.functional.one_hot(month_of_year.long(), 12).to(x.dtype)  # (M, 12)
+    # (M, 12); not F.one_hot, which reads the indices back to the host to check their range
+    onehot = (month_of_year.long().unsqueeze(1) == torch.arange(12, device=month_of_year.device)).to(x.dtype)
     vf = valid.to(x.dtype)
     sums = onehot.t() @ _masked(x, valid)
     counts = onehot.t() @ vf
@@ -146,12 +148,9 @@ def nee_anomaly_loss(
     anom = model - msc[month_of_year.long()]
     w = area.to(model.dtype).unsqueeze(0) * valid.to(model.dtype)  # (M, N)
     wsum = w.sum(1)
-    has = wsum > 0
-    if not bool(has.any()):
-        return _zeros_like_loss(model)
-    m_mean = (w * _masked(anom, valid)).sum(1)[has] / wsum[has]
-    o_mean = (w * _masked(obs, valid)).sum(1)[has] / wsum[has]
-    return (zscore(m_mean, mean, std) - zscore(o_mean, mean, std)).square().mean()
+    m_mean = (w * _masked(anom, valid)).sum(1) / wsum.clamp(min=1e-30)
+    o_mean = (w * _masked(obs, valid)).sum(1) / wsum.clamp(min=1e-30)
+    return _mean_where((zscore(m_mean, mean, std) - zscore(o_mean, mean, std)).square(), wsum > 0)
 
 
 def model_cue(npp: Tensor, gpp: Tensor) -> Tensor:
@@ -162,10 +161,8 @@ def model_cue(npp: Tensor, gpp: Tensor) -> Tensor:
 def cue_loss(npp: Tensor, gpp: Tensor, obs: Tensor, mean: float, std: float) -> Tensor:
     """Mean annual CUE per cell (:func:`model_cue`) against the static constraint ``(N,)``."""
     valid = _present(obs)
-    if not bool(valid.any()):
-        return _zeros_like_loss(npp)
     cue = model_cue(npp, gpp)
-    return (zscore(cue[valid], mean, std) - zscore(obs[valid], mean, std)).square().mean()
+    return _mean_where((zscore(cue, mean, std) - zscore(_masked(obs, valid), mean, std)).square(), valid)
 
 
 def prior_loss(value: Tensor, mean: float, sd: float) -> Tensor:
