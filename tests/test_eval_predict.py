@@ -133,3 +133,29 @@ def test_bad_run_dir_names_the_missing_file(world, tmp_path):
     with pytest.raises(RunDirError, match="run directory not found"):
         RunDir.open(tmp_path / "nowhere")
     assert not (tmp_path / "x.zarr").exists()
+
+
+@pytest.mark.slow
+def test_compiled_predict_equals_eager_with_one_graph_for_every_batch_size(world, tmp_path):
+    from torch._dynamo.utils import counters
+
+    # batches of about 5 cells: the 18 land cells come in batches of 7, 6 and 5 cells, each padded
+    # to the largest so that one compiled graph serves them all; padded cells must not leak
+    common = dict(cube=world["cube"], cells="all", batch_cells=5, progress=False, tile=2)
+    eager = xr.open_zarr(predict(world["run"], tmp_path / "eager.zarr", **common))
+    counters.clear()
+    compiled = xr.open_zarr(predict(world["run"], tmp_path / "compiled.zarr", compile=True, **common))
+    # the compiler's smoke test, the spin-up (no outputs kept) and the run with every output
+    assert counters["stats"]["unique_graphs"] == 3
+    for name, var in eager.data_vars.items():
+        if var.dtype.kind == "f":
+            np.testing.assert_allclose(compiled[name].values, var.values, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_predict_names_a_device_it_cannot_use(world, tmp_path):
+    for device, expected in (("tpu9", "is not a torch device"), ("cuda:0", "GPU")):
+        if device.startswith("cuda") and torch.cuda.is_available():
+            continue
+        with pytest.raises(ValueError, match=f"device: {device!r}.*{expected}"):
+            predict(world["run"], tmp_path / "x.zarr", cube=world["cube"], device=device, progress=False)
+        assert not (tmp_path / "x.zarr").exists()

@@ -68,3 +68,11 @@ def test_a_training_step_runs_on_another_device(tmp_path, kind):
     with torch.no_grad():
         val = trainer._forward_terms(trainer.val_data, short, cfg.train.batch_size, grad=False)
     assert val["total"].device.type == "meta" and not val["total"].requires_grad
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_fold_on_a_gpu_the_machine_lacks_is_a_clear_error(tmp_path):
+    cfg = load_config("demo", tiny_overrides("device=cuda:0"))
+    fd = load_fold_data(cfg, 0, tmp_path)
+    with pytest.raises(ValueError, match="device: 'cuda:0' requested, but PyTorch sees no CUDA GPU"):
+        FoldTrainer(cfg, 0, tmp_path / "fold_0", fd.train, fd.val)

@@ -26,6 +26,20 @@ def configure(threads: int | None = None, flush_denormal: bool = True, seed: int
         torch.manual_seed(int(seed))
 
 
+def device(name: str | torch.device = "cpu") -> torch.device:
+    """The torch device ``name`` (``cpu``, ``cuda``, ``cuda:1``, ...); ValueError in one line if
+    it is not a device name or is a GPU this machine does not have."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device: {name!r} is not a torch device; expected cpu, cuda or cuda:N") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r} requested, but PyTorch sees no CUDA GPU on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device: {name!r} requested, but this machine has {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MB.
 

@@ -77,16 +77,34 @@ def select_outputs(models: Sequence[ModelKind], outputs: str | Sequence[str] = "
     return keys
 
 
-def _start(model: ModelKind, forcing, static, spinup: bool):
-    """A fold model's state at the start of the period (after spin-up) and its static parameters
-    (key -> (N,); none for the pure LSTM)."""
+def _start(model: ModelKind, forcing, static, spinup: bool, n: int):
+    """A fold model's state at the start of the period (after spin-up) and the static parameters
+    of the first ``n`` cells (key -> (n,) on the CPU; none for the pure LSTM)."""
     state = model.initial_state(forcing.shape[1], forcing.device, forcing.dtype)
     if not model.has_process_model:
         return (model.spinup_state(forcing, static, state) if spinup else state), {}
     sp, code = model.static_parameters(static)
     if spinup:
         state = model.spinup(forcing, sp, code, model.constants(), state)
-    return state, {k: getattr(sp, k).numpy() for k in STATIC_PARAMETER_KEYS}
+    return state, {k: getattr(sp, k)[:n].cpu().numpy() for k in STATIC_PARAMETER_KEYS}
+
+
+def compile_models(models: Sequence[ModelKind], device: torch.device) -> bool:
+    """Compile every fold model's daily loop (:meth:`h2cm.model.H2CM.compile_day`; CUDA graphs
+    on a GPU); True if any is compiled. The folds share one compiled graph per batch shape: their
+    weights are inputs of the compiled function, not part of it."""
+    mode = "reduce-overhead" if device.type == "cuda" else None
+    return any([m.compile_day(True, mode=mode) for m in models])
+
+
+def padded(data: CellData, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(forcing, static)`` of ``data`` with its cells repeated up to ``size`` cells, so that a
+    compiled model sees one batch shape (the extra cells' outputs are dropped)."""
+    n = data.static.shape[0]
+    if n >= size:
+        return data.forcing, data.static
+    rep = torch.arange(size) % n
+    return data.forcing[:, rep], data.static[rep]
 
 
 def year_slices(time: pd.DatetimeIndex, max_days: int | None = None) -> list[slice]:
@@ -116,22 +134,33 @@ def run_ensemble(
     spinup: bool = True,
     progress: bool = True,
     desc: str = "simulating",
+    device: str | torch.device = "cpu",
+    compile: bool = False,
 ) -> Iterator[Block]:
     """Yield :class:`Block` s for every batch of cells (``load(cells) -> CellData``) and year.
-    ``outputs``: as :func:`select_outputs` (``"all"``: everything the models produce)."""
+    ``outputs``: as :func:`select_outputs` (``"all"``: everything the models produce).
+
+    The models run on ``device`` (blocks are always on the CPU). ``compile``: their daily loops
+    run compiled (:func:`compile_models`; the models stay compiled afterwards), every batch padded
+    to the largest one's number of cells so that one graph serves all."""
     keys = select_outputs(models, outputs)
+    device = torch.device(device)
+    for m in models:
+        m.to(device)
+    size = max((len(b) for b in cell_batches), default=0) if compile and compile_models(models, device) else 0
     n_cells = int(sum(len(b) for b in cell_batches))
     # progress in cell-years: spin-up + simulation of one year of one cell per fold = 1
     bar = tqdm(total=None, desc=desc, unit="cell-yr", disable=not progress, leave=False, dynamic_ncols=True)
     try:
         for cells in cell_batches:
             data = load(np.asarray(cells, dtype=np.int64))
+            n = len(cells)
             if bar.total is None:
                 bar.total = n_cells * len(year_slices(data.time))
                 bar.refresh()
-            forcing, static = data.forcing, data.static
+            forcing, static = (t.to(device) for t in padded(data, size))
             with torch.no_grad():
-                states, static_out = zip(*(_start(m, forcing, static, spinup) for m in models), strict=True)
+                states, static_out = zip(*(_start(m, forcing, static, spinup, n) for m in models), strict=True)
             states = list(states)
             static_arr = {k: np.stack([s[k] for s in static_out]).astype(np.float32) for k in static_out[0]}
             pieces = year_slices(data.time)
@@ -141,9 +170,9 @@ def run_ensemble(
                     for f, model in enumerate(models):
                         sim = model(forcing[days], static, state=states[f], spinup=False, outputs=keys, chunk_days=None)
                         states[f] = sim.state
-                        per_fold.append(sim.outputs)
+                        per_fold.append({k: sim.outputs[k][:, :n].cpu() for k in keys})
                 block_out = {k: np.stack([o[k].numpy() for o in per_fold]).astype(np.float32) for k in keys}
-                bar.update(len(cells))
+                bar.update(n)
                 yield Block(np.asarray(cells), data, days, block_out, static_arr, i == 0, i == len(pieces) - 1)
     finally:
         bar.close()

@@ -138,15 +138,20 @@ def predict(
     threads: int | None = None,
     progress: bool = True,
     keys: str | Sequence[str] = "all",
+    device: str = "cpu",
+    compile: bool = False,
 ) -> Path:
     """Simulate ``cells`` of ``cube`` with every fold of ``run`` and write the ensemble to ``out``.
 
     ``out`` ending in ``.nc`` gives NetCDF-4 (written through a temporary zarr store), anything
     else a zarr (v2) directory. ``keys``: the daily outputs to write, ``"all"`` for every one the
     run's models produce (for the pure LSTM: the variables it predicts); naming one they do not
-    produce is a ValueError, raised before anything is written. Returns the path written.
+    produce is a ValueError, raised before anything is written. ``device``: where the models run
+    (``cuda`` for a GPU); ``compile``: compiled daily loops (CUDA graphs on a GPU), worth it for
+    many cells (a compilation takes about a minute on CPU, cached on disk). Returns the path written.
     """
     runtime.configure(threads=threads)
+    dev = runtime.device(device)
     t_start = time.perf_counter()
     rd = RunDir.open(run)
     out = Path(out)
@@ -173,7 +178,14 @@ def predict(
             batches = tile_batches(ii_all[sel], jj_all[sel], sel, tile, batch_cells)
             per = (days[0], days[-1])
             blocks = run_ensemble(
-                models, lambda c: io.load_cells(ds, c, per), batches, keys, progress=progress, desc="predict"
+                models,
+                lambda c: io.load_cells(ds, c, per),
+                batches,
+                keys,
+                progress=progress,
+                desc="predict",
+                device=dev,
+                compile=compile,
             )
             for block in blocks:
                 writer.write_block(block, keys)

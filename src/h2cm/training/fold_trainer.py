@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import atomic
+from .. import atomic, runtime
 from ..data.cells import CellData
 from ..kinds import build_model
 from .checkpoint import load_checkpoint, model_payload, save_checkpoint
@@ -42,9 +42,7 @@ class FoldTrainer:
     def __init__(self, cfg: RunConfig, fold: int, fold_dir: Path, train: CellData, val: CellData):
         self.cfg, self.fold, self.dir = cfg, fold, Path(fold_dir)
         self.train_data, self.val_data = train, val
-        self.device = torch.device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {cfg.device} requested but CUDA is not available")
+        self.device = runtime.device(cfg.device)  # checked here, in the worker that trains (a Ray node's GPU)
         seed = fold_seed(cfg.seed, fold)
         seed_everything(seed)
         n = cfg.network
