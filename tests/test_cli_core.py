@@ -74,13 +74,14 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys, monkeypat
         main(["evaluate", "--run", str(missing)])
 
 
-def test_a_device_predict_cannot_use_is_one_line_before_anything_is_read(tmp_path, capsys, monkeypatch):
+def test_a_device_the_verbs_cannot_use_is_one_line_before_anything_is_read(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("H2CM_DEBUG", raising=False)
-    out = tmp_path / "o.zarr"
-    assert main(["predict", "--run", str(tmp_path / "no-such-run"), "--device", "tpu9", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "h2cm predict: error: device: 'tpu9' is not a torch device; expected cpu, cuda or cuda:N" in err
-    assert "Traceback" not in err and not out.exists()
+    out, run = tmp_path / "o.zarr", str(tmp_path / "no-such-run")
+    for verb in (["predict", "--run", run, "--out", str(out)], ["evaluate", "--run", run, "--out", str(out)]):
+        assert main([*verb, "--device", "tpu9"]) == 2
+        err = capsys.readouterr().err
+        assert f"h2cm {verb[0]}: error: device: 'tpu9' is not a torch device; expected cpu, cuda or cuda:N" in err
+        assert "Traceback" not in err and not out.exists()
 
 
 def test_unknown_arguments_that_are_not_overrides_are_errors(capsys):

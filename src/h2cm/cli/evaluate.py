@@ -33,6 +33,7 @@ def register(sub) -> None:
         "e.g. world.zarr#products/process_ensemble)",
     )
     options.batch_cells(p)
+    options.device(p)
     options.threads(p)
     options.quiet(p)
     p.set_defaults(func=run)
@@ -53,5 +54,7 @@ def run(args) -> int:
         progress=not args.quiet,
         simulations=args.simulations,
         compare=parse_compare(args.compare),
+        device=args.device,
+        compile=args.compile,
     )
     return 0

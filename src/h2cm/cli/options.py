@@ -40,6 +40,16 @@ def batch_cells(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-cells", type=int, default=256, help="cells simulated together (memory ~ this)")
 
 
+def device(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--compile`` of the verbs that simulate a run's fold models."""
+    p.add_argument("--device", default="cpu", help="where the models run: cpu, cuda or cuda:N")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="compiled daily loops (CUDA graphs on a GPU): for many cells; about a minute to compile on CPU",
+    )
+
+
 def quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 

@@ -18,12 +18,7 @@ def register(sub) -> None:
     p.add_argument("--monthly", action="store_true", help="write calendar-month means instead of daily values")
     p.add_argument("--no-folds", action="store_true", help="write only ensemble median/min/max, not each fold")
     options.batch_cells(p)
-    p.add_argument("--device", default="cpu", help="where the models run: cpu, cuda or cuda:N")
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="compiled daily loops (CUDA graphs on a GPU): for many cells; about a minute to compile on CPU",
-    )
+    options.device(p)
     options.threads(p)
     options.quiet(p)
     p.set_defaults(func=run)

@@ -56,6 +56,8 @@ def evaluate(
     progress: bool = True,
     simulations=None,
     compare=None,
+    device: str = "cpu",
+    compile: bool = False,
 ) -> Path:
     """Evaluate every fold of ``run``; write :data:`h2cm.layout.EVAL_FILES` to ``out`` (default
     ``RUN/evaluation``) and return that folder. ``simulations``: a daily ``h2cm predict`` store with
@@ -63,11 +65,13 @@ def evaluate(
     (the models are still loaded for their constants). ``compare``: name -> path (``PATH#GROUP`` for
     a group) of other simulation products to score beside the models; each is checked before
     anything is simulated (ValueError naming the product). ``cell``: (lat, lon) of the daily
-    figure's cell (default: a savanna test cell)."""
+    figure's cell (default: a savanna test cell). ``device``, ``compile``: where and how the models
+    simulate when they do (as ``h2cm predict``)."""
     runtime.configure(threads=threads)
+    dev = runtime.device(device)
     t0 = time.perf_counter()
     plan = plan_evaluation(run, cube, period, maps_cells, cell, compare)
-    got = gather(plan, simulations, batch_cells, progress)
+    got = gather(plan, simulations, batch_cells, progress, dev, compile)
     scores = score(plan, got)
     if scores.truth.unused:
         print(f"h2cm evaluate: warning: no skill against the hidden truth: {scores.truth.unused}", file=sys.stderr)

@@ -74,9 +74,17 @@ class Gathered:
     seconds: float
 
 
-def gather(plan: EvalPlan, simulations=None, batch_cells: int = 256, progress: bool = True) -> Gathered:
+def gather(
+    plan: EvalPlan,
+    simulations=None,
+    batch_cells: int = 256,
+    progress: bool = True,
+    device: str = "cpu",
+    compile: bool = False,
+) -> Gathered:
     """Simulate (or read from ``simulations``, a ``h2cm predict`` store with per-fold values) every
-    planned cell once per fold and reduce the blocks as they come."""
+    planned cell once per fold and reduce the blocks as they come. ``device``, ``compile``: where
+    and how the models simulate (:func:`h2cm.evaluation.ensemble.run_ensemble`)."""
     t0 = time.perf_counter()
     cov, nf = plan.cov, len(plan.folds)
     got = Gathered(
@@ -95,14 +103,14 @@ def gather(plan: EvalPlan, simulations=None, batch_cells: int = 256, progress: b
         obs=ObsCollector(plan),
         seconds=0.0,
     )
-    for block in _blocks(plan, simulations, batch_cells, progress):
+    for block in _blocks(plan, simulations, batch_cells, progress, device, compile):
         for reducer in (got.monthly, got.means, got.regional, got.daily, got.obs):
             reducer.add(block)
     got.seconds = time.perf_counter() - t0
     return got
 
 
-def _blocks(plan: EvalPlan, simulations, batch_cells: int, progress: bool):
+def _blocks(plan: EvalPlan, simulations, batch_cells: int, progress: bool, device: str, compile: bool):
     """Blocks read from the ``simulations`` store when it covers the plan, else simulated."""
     cells, outputs = plan.cells, plan.cov.outputs
 
@@ -127,4 +135,13 @@ def _blocks(plan: EvalPlan, simulations, batch_cells: int, progress: bool):
             )
         except (ValueError, FileNotFoundError, KeyError) as err:
             print(f"not reading {simulations} ({err}); simulating instead")
-    return run_ensemble(plan.models, load, batches(cells, batch_cells), outputs, progress=progress, desc="evaluate")
+    return run_ensemble(
+        plan.models,
+        load,
+        batches(cells, batch_cells),
+        outputs,
+        progress=progress,
+        desc="evaluate",
+        device=device,
+        compile=compile,
+    )
