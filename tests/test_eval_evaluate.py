@@ -20,6 +20,7 @@ from h2cm.schema import CONSTANT_KEYS
 
 pytestmark = pytest.mark.slow  # builds a world and an evaluated run per module
 
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     return tiny_world(tmp_path_factory)

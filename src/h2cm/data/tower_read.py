@@ -181,9 +181,7 @@ def read_tower(path: str | os.PathLike, variant: str | None = None) -> TowerReco
             "YYYYMMDD) or half-hourly/hourly (TIMESTAMP_START, YYYYMMDDHHMM) file"
         )
     if df.index.has_duplicates or not df.index.is_monotonic_increasing:
-        raise TowerFileError(
-            f"{path}: column TIMESTAMP: not sorted and unique; expected one row per day"
-        )
+        raise TowerFileError(f"{path}: column TIMESTAMP: not sorted and unique; expected one row per day")
     if len(df) == 0:
         raise TowerFileError(f"{path}: no rows; expected at least one year of days")
     fdk = "TA_F_MDS" in df.columns or any(
