@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from h2cm.aggregate import monthly_mean
+from h2cm.data.cells import pad_cells
 from h2cm.training.config import load_config
 from h2cm.training.folds import load_fold_data
 from h2cm.training.loss import cue_loss, monthly_loss, nee_anomaly_loss
@@ -29,6 +30,12 @@ def test_monthly_mean_ignores_days_outside_the_months():
     # (T, N) series: each cell on its own
     two = torch.stack([daily.detach(), 2 * daily.detach()], dim=1)
     assert monthly_mean(two, day_month, 2).tolist() == [[2.0, 4.0], [4.0, 8.0]]
+
+
+def test_short_batches_are_padded_with_their_first_cells():
+    idx = torch.tensor([7, 3, 9])
+    assert pad_cells(idx, 8).tolist() == [7, 3, 9, 7, 3, 9, 7, 3]
+    assert pad_cells(idx, 3) is idx and pad_cells(idx, 2) is idx  # full (or longer) batches unchanged
 
 
 def test_terms_without_any_data_are_zero_with_zero_gradient():

@@ -58,3 +58,12 @@ class CellData:
             features=self.features,
             cell_index=self.cell_index[idx_n] if len(self.cell_index) else idx_n,
         )
+
+
+def pad_cells(idx: Tensor, size: int) -> Tensor:
+    """``idx`` (cell positions) with its first cells repeated until it holds ``size`` entries;
+    unchanged if it holds as many. How a short batch keeps the shape of a compiled model's graph or
+    fills every data-parallel rank: the repeated cells' outputs are dropped or weigh nothing."""
+    if len(idx) >= size:
+        return idx
+    return idx[torch.arange(size) % len(idx)]

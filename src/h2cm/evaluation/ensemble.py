@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..data.cells import CellData
+from ..data.cells import CellData, pad_cells
 from ..data.gridio import read_cells
 from ..kinds import kind_label
 from ..modelkind import ModelKind, resolve_outputs
@@ -103,7 +103,7 @@ def padded(data: CellData, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     n = data.static.shape[0]
     if n >= size:
         return data.forcing, data.static
-    rep = torch.arange(size) % n
+    rep = pad_cells(torch.arange(n), size)
     return data.forcing[:, rep], data.static[rep]
 
 

@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 
 from .. import layout
-from ..data.cells import CellData
+from ..data.cells import CellData, pad_cells
 from .config import ConfigError, RunConfig
 from .fold_trainer import FoldTrainer
 from .foldlog import BEST, LAST, LOG, RESULT, FoldResult
@@ -48,10 +48,8 @@ from .spinup_cache import SpinupCache
 def shard(idx: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     """Rank ``rank``'s cells of a batch: ``idx`` padded to a multiple of ``world`` by repeating
     its first cells, then every ``world``-th cell from position ``rank``."""
-    pad = -len(idx) % world
-    if pad:
-        idx = torch.cat([idx, idx[torch.arange(pad) % len(idx)]])
-    return idx[rank::world]
+    multiple = -(-len(idx) // world) * world  # len(idx) rounded up to a multiple of world
+    return pad_cells(idx, multiple)[rank::world]
 
 
 class _AllGather(torch.autograd.Function):

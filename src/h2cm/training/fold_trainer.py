@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .. import atomic, runtime
-from ..data.cells import CellData
+from ..data.cells import CellData, pad_cells
 from ..kinds import build_model
 from .checkpoint import load_checkpoint, model_payload, save_checkpoint
 from .config import RunConfig
@@ -126,9 +126,7 @@ class FoldTrainer:
 
     def _padded(self, idx: torch.Tensor, size: int) -> torch.Tensor:
         """``idx`` padded to ``size`` cells by repeating its first cells (compiled models only)."""
-        if not self.pad_batches or len(idx) >= size:
-            return idx
-        return torch.cat([idx, idx[torch.arange(size - len(idx)) % len(idx)]])
+        return pad_cells(idx, size) if self.pad_batches else idx
 
     def _simulate(self, data: CellData, idx: torch.Tensor, size: int, grad: bool):
         """Daily loss outputs ``(T, len(idx))`` of the cells ``idx`` of ``data``, the model's global

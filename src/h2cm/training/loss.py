@@ -148,8 +148,9 @@ def nee_anomaly_loss(
     anom = model - msc[month_of_year.long()]
     w = area.to(model.dtype).unsqueeze(0) * valid.to(model.dtype)  # (M, N)
     wsum = w.sum(1)
-    m_mean = (w * _masked(anom, valid)).sum(1) / wsum.clamp(min=1e-30)
-    o_mean = (w * _masked(obs, valid)).sum(1) / wsum.clamp(min=1e-30)
+    denom = wsum.clamp(min=1e-30)  # months without data: 0 / tiny, left out by _mean_where
+    m_mean = (w * _masked(anom, valid)).sum(1) / denom
+    o_mean = (w * _masked(obs, valid)).sum(1) / denom
     return _mean_where((zscore(m_mean, mean, std) - zscore(o_mean, mean, std)).square(), wsum > 0)
 
 
