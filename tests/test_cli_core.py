@@ -77,7 +77,8 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys, monkeypat
 def test_a_device_the_verbs_cannot_use_is_one_line_before_anything_is_read(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("H2CM_DEBUG", raising=False)
     out, run = tmp_path / "o.zarr", str(tmp_path / "no-such-run")
-    for verb in (["predict", "--run", run, "--out", str(out)], ["evaluate", "--run", run, "--out", str(out)]):
+    verbs = (["predict", "--run", run, "--out", str(out)], ["evaluate", "--run", run, "--out", str(out)], ["bench"])
+    for verb in verbs:
         assert main([*verb, "--device", "tpu9"]) == 2
         err = capsys.readouterr().err
         assert f"h2cm {verb[0]}: error: device: 'tpu9' is not a torch device; expected cpu, cuda or cuda:N" in err

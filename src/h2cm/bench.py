@@ -63,6 +63,7 @@ def run_bench(
     block_days: int = 4,
 ) -> dict:
     runtime.configure(threads=threads, seed=0)
+    runtime.device(device)  # one line (exit 2) for a device this machine lacks, not a traceback
     model, forcing, static = make_model(batch, days, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=0.005)
     n = batch * days
